@@ -1,0 +1,3 @@
+from adnet_cli.cli import main
+
+main()

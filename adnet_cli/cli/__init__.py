@@ -1,0 +1,22 @@
+"""The `adnet` command line. The only package that imports typer and rich."""
+
+from __future__ import annotations
+
+import typer
+
+from adnet_cli.cli.info import info
+from adnet_cli.cli.merge import merge
+
+app = typer.Typer(
+    name="adnet",
+    help="Deep HDR merging of bracketed exposures with ADNet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(merge)
+app.command()(info)
+
+
+def main() -> None:
+    app()

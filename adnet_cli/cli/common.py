@@ -1,0 +1,67 @@
+"""What every command shares: the stderr console, error reporting and the progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from adnet_cli.errors import AdnetError
+
+console = Console(stderr=True, highlight=False)  # messages and progress
+results = Console(highlight=False)  # what a command reports as its answer (stdout)
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback when something fails.")]
+
+
+@contextlib.contextmanager
+def reported_errors(debug: bool) -> Iterator[None]:
+    """Turn failures into one line on stderr and exit code 1 (2 for bad usage), unless --debug."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except AdnetError as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug or an environment problem: still one line without --debug
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _error(f"{type(exc).__name__}: {first} (run with --debug for details)")
+        raise typer.Exit(1) from None
+
+
+def _error(message: str) -> None:
+    console.print(Text.assemble(("error: ", "bold red"), " ".join(message.split())), soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """A warning or remark for the user, on stderr."""
+    console.print(Text.assemble(("note: ", "yellow"), message), soft_wrap=True)
+
+
+@contextlib.contextmanager
+def tile_progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback `(done, total)` shown as a rich progress bar on stderr."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

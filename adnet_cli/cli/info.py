@@ -1,0 +1,57 @@
+"""`adnet info`: versions, device, deformable-conv backend and weights in use."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from typing import Annotated, Optional
+
+import typer
+from rich.text import Text
+
+from adnet_cli import __version__
+from adnet_cli.cli.common import Debug, reported_errors, results
+from adnet_cli.errors import AdnetError
+from adnet_cli.inference import cpu_threads, resolve_device
+from adnet_cli.ops import available_backends, resolve_backend
+from adnet_cli.weights import default_weights_path, read_state_dict, resolve_weights
+
+_PACKAGES = ("torch", "torchvision", "numpy", "opencv-python-headless", "OpenEXR", "safetensors", "huggingface-hub")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _weights_row(spec: str | None) -> str:
+    try:
+        path = resolve_weights(spec)
+        _, meta = read_state_dict(path)
+    except AdnetError as exc:
+        return str(exc)
+    return f"{path} (convention: {meta.get('adnet.convention', 'not stated')})"
+
+
+def info(
+    weights: Annotated[Optional[str], typer.Option(help="Describe this checkpoint instead of the default.")] = None,
+    device: Annotated[str, typer.Option(help="Device to report on.")] = "auto",
+    debug: Debug = False,
+) -> None:
+    """Show versions, the compute device, the deformable-conv backend and the weights in use."""
+    with reported_errors(debug):
+        rows: list[tuple[str, str]] = []
+        rows.append(("adnet", __version__))
+        rows.append(("python", platform.python_version()))
+        for package in _PACKAGES:
+            rows.append((package, _version(package)))
+        target = resolve_device(device)
+        rows.append(("device", f"{target} ({cpu_threads()} CPU threads)" if target.type == "cpu" else str(target)))
+        rows.append(("deform backend", f"{resolve_backend('auto')} (available: {', '.join(available_backends())})"))
+        rows.append(("weights", _weights_row(weights)))
+        rows.append(("default weights", str(default_weights_path())))
+        width = max(len(key) for key, _ in rows)
+        for key, value in rows:
+            results.print(Text.assemble((f"{key:<{width}}  ", "bold"), value), soft_wrap=True)

@@ -1,0 +1,215 @@
+"""Running a trained ADNet on a bracket of any size: pad -> tiles -> TTA -> crop -> unpad.
+
+The full image stays in host memory as numpy; only one tile (plus its context) is on the device at a
+time. Each step takes and returns values; nothing is carried between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from adnet_cli.errors import DeviceError
+from adnet_cli.model import ADNet
+from adnet_cli.preprocess import Convention, build_inputs, to_linear
+
+Progress = Callable[[int, int], None]
+MULTIPLE = 4  # two stride-2 pyramid levels
+TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
+DEFAULT_TILE_PAD = 32
+# Peak bytes per pixel of a tile window (fp32 forward, pure-PyTorch deform op), measured with
+# benchmarks/tile_memory.py; the default tile keeps a window under a quarter of free memory.
+BYTES_PER_PIXEL = 6_000
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    """How to run the network. tile 0 = whole image; tile and tile_pad are rounded up to multiples of 4."""
+
+    tile: int | None = None  # None: chosen from free memory
+    tile_pad: int = DEFAULT_TILE_PAD
+    tta: bool = False
+    half: bool = False  # fp16 autocast; CUDA only
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable device, or DeviceError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {name} requested but CUDA is not available")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {name} requested but only {torch.cuda.device_count()} CUDA devices exist")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("device mps requested but MPS is not available")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {name!r}")
+    return device
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Memory the next tile may use: free CUDA memory, or MemAvailable on the host."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/meminfo") as f:
+            line = next(ln for ln in f if ln.startswith("MemAvailable:"))
+        return int(line.split()[1]) * 1024
+    return 4 << 30
+
+
+def default_tile(device: torch.device, tile_pad: int) -> int:
+    """Largest tile (multiple of 64, 128..2048) whose window fits in a quarter of free memory."""
+    budget = free_memory_bytes(device) // 4
+    side = int((budget / BYTES_PER_PIXEL) ** 0.5) - 2 * tile_pad
+    return int(min(2048, max(128, side // 64 * 64)))
+
+
+def _round_up(n: int, m: int = MULTIPLE) -> int:
+    return -(-n // m) * m
+
+
+def pad_to_multiple(frames: np.ndarray) -> np.ndarray:
+    """Reflect-pad (..., H, W, C) at the bottom and right so H and W are multiples of 4."""
+    h, w = frames.shape[-3:-1]
+    ph, pw = _round_up(h) - h, _round_up(w) - w
+    if ph == 0 and pw == 0:
+        return frames
+    widths = [(0, 0)] * (frames.ndim - 3) + [(0, ph), (0, pw), (0, 0)]
+    mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+    return np.pad(frames, widths, mode=mode)
+
+
+def tta_apply(x: torch.Tensor, name: str) -> torch.Tensor:
+    """One of the four TTA transforms on the last two dims of `x`."""
+    if name == "identity":
+        return x
+    if name == "transpose":
+        return x.transpose(-2, -1)
+    if name == "vflip":
+        return x.flip(-2)
+    if name == "hflip":
+        return x.flip(-1)
+    raise ValueError(f"unknown TTA transform {name!r}")
+
+
+def tta_invert(y: torch.Tensor, name: str) -> torch.Tensor:
+    """Undo :func:`tta_apply` (every transform here is its own inverse)."""
+    return tta_apply(y, name)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A core region [y0:y1, x0:x1] and the window [wy0:wy1, wx0:wx1] read around it for context."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    wy0: int
+    wy1: int
+    wx0: int
+    wx1: int
+
+
+def plan_tiles(height: int, width: int, tile: int, tile_pad: int) -> list[Tile]:
+    """Tiles covering an (H, W) image whose sides are multiples of 4; tile <= 0 means one tile.
+
+    Core and window edges fall on multiples of 4 so every window sees the same pyramid grid as the
+    whole image would.
+    """
+    if tile <= 0 or (tile >= height and tile >= width):
+        return [Tile(0, height, 0, width, 0, height, 0, width)]
+    tile, pad = _round_up(tile), _round_up(tile_pad)
+    tiles = []
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            tiles.append(
+                Tile(y0, y1, x0, x1, max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
+            )
+    return tiles
+
+
+def _autocast(device: torch.device, half: bool) -> contextlib.AbstractContextManager:
+    if not half:
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        raise DeviceError("--half needs a CUDA device")
+    return torch.autocast("cuda", dtype=torch.float16)
+
+
+def run_window(
+    model: ADNet,
+    window: np.ndarray,
+    exposures: tuple[float, float, float],
+    convention: Convention,
+    device: torch.device,
+    options: MergeOptions,
+) -> np.ndarray:
+    """Linear HDR of one window. window: (3, h, w, 3) float32 in [0, 1], h and w multiples of 4.
+    Returns (h, w, 3) float32, 1.0 = reference white level."""
+    ldrs = torch.from_numpy(np.ascontiguousarray(window)).to(device).permute(0, 3, 1, 2).unsqueeze(0)
+    names = TTA_TRANSFORMS if options.tta else TTA_TRANSFORMS[:1]
+    total = None
+    with torch.inference_mode(), _autocast(device, options.half):
+        for name in names:
+            inputs = build_inputs(tta_apply(ldrs, name), exposures, convention)
+            out = tta_invert(model(*inputs), name).float()
+            total = out if total is None else total + out
+        linear = to_linear(total / len(names), exposures, convention)
+    return linear[0].permute(1, 2, 0).cpu().numpy()
+
+
+def merge(
+    model: ADNet,
+    frames: np.ndarray,
+    exposures: tuple[float, float, float],
+    convention: Convention,
+    device: torch.device,
+    options: MergeOptions = MergeOptions(),
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Merge a bracket into linear HDR.
+
+    frames: (3, H, W, 3) float32 RGB in [0, 1], ordered short, medium (reference), long.
+    exposures: the three exposure times in the same order (seconds or any common unit).
+    Returns (H, W, 3) float32 linear radiance, 1.0 = radiance that saturates the reference frame.
+    progress: called as progress(done_tiles, total_tiles).
+    """
+    height, width = frames.shape[1:3]
+    padded = pad_to_multiple(frames)
+    tile = default_tile(device, options.tile_pad) if options.tile is None else options.tile
+    tiles = plan_tiles(padded.shape[1], padded.shape[2], tile, options.tile_pad)
+    out = np.empty(padded.shape[1:], dtype=np.float32)
+    model = model.to(device)
+    for t in _tiles(tiles, progress):
+        window = padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1]
+        result = run_window(model, window, exposures, convention, device, options)
+        out[t.y0 : t.y1, t.x0 : t.x1] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
+    return out[:height, :width]
+
+
+def _tiles(tiles: list[Tile], progress: Progress | None) -> Iterator[Tile]:
+    if progress:
+        progress(0, len(tiles))
+    for i, t in enumerate(tiles, start=1):
+        yield t
+        if progress:
+            progress(i, len(tiles))
+
+
+def cpu_threads() -> int:
+    """Threads torch uses on the CPU (for `adnet info`)."""
+    return torch.get_num_threads() or os.cpu_count() or 1

@@ -1,0 +1,392 @@
+"""Reading and writing the images the CLI handles: bracketed LDR inputs, HDR results, previews.
+
+A leaf module: it imports only numpy, OpenCV, OpenEXR, exifread and :mod:`adnet_cli.errors`,
+and never prints. Problems a user can fix raise :class:`InputError` / :class:`OutputError`
+with one line that names the file; harmless conversions are reported as ``notes``.
+
+Every write is atomic: the data goes to a hidden temporary file in the target folder
+(``.<name>.tmp-<random><ext>``), which is then renamed over the target with
+:func:`os.replace`. On any failure the temporary file is removed and nothing is left behind;
+an existing file that was to be overwritten stays intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import exifread
+import numpy as np
+import OpenEXR
+
+from adnet_cli.errors import InputError, OutputError
+
+HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")
+LDR_INPUT_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+LDR_OUTPUT_SUFFIXES_8BIT: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+LDR_OUTPUT_SUFFIXES_16BIT: tuple[str, ...] = (".png", ".tif", ".tiff")
+
+JPEG_QUALITY = 95
+HALF_MAX = float(np.finfo(np.float16).max)  # 65504
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Largest value Radiance RGBE can hold: mantissa 255/256 at exponent 2**127. OpenCV's encoder
+# wraps the exponent to 0 (black pixel) above it, so HDR data is clipped here.
+RGBE_MAX = 255.0 / 256.0 * 2.0**127
+
+
+@dataclass(frozen=True)
+class LdrImage:
+    """A decoded low-dynamic-range input.
+
+    pixels: (H, W, 3) float32 RGB in [0, 1] (code value / 255 or / 65535, not linearised).
+    bit_depth: 8 or 16, the sample depth of the file.
+    notes: human-readable warnings about conversions, e.g. "a.png: alpha channel dropped".
+    """
+
+    pixels: np.ndarray
+    bit_depth: int
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExifExposure:
+    """Exposure settings from a file's EXIF block; ``None`` where a tag is absent or unusable.
+
+    exposure_time: seconds (ExposureTime), > 0.
+    iso: ISOSpeedRatings / PhotographicSensitivity, > 0.
+    f_number: FNumber, > 0.
+    """
+
+    exposure_time: float | None
+    iso: float | None
+    f_number: float | None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own stderr logging (decoder warnings) for the duration of the block."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    previous = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(previous)
+
+
+def _check_readable_file(path: Path) -> None:
+    """Raise InputError unless ``path`` is an existing regular file we may open."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an image file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+
+
+def _to_rgb(img: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+    """OpenCV layout (H, W), (H, W, 1|2|3|4) in BGR(A) order -> (H, W, 3) RGB plus notes."""
+    notes: list[str] = []
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
+        notes.append(f"{path}: alpha channel dropped")
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        notes.append(f"{path}: grayscale expanded to RGB")
+        return np.repeat(img[:, :, None], 3, axis=2), notes
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise InputError(f"{path}: unsupported image layout {img.shape}")
+    if img.shape[2] == 4:
+        notes.append(f"{path}: alpha channel dropped")
+    return np.ascontiguousarray(img[:, :, 2::-1]), notes
+
+
+def read_ldr(path: Path) -> LdrImage:
+    """Read an 8/16-bit PNG or TIFF or an 8-bit JPEG as RGB in [0, 1].
+
+    The file is decoded with ``cv2.imread(..., IMREAD_UNCHANGED)``; EXIF orientation is NOT
+    applied. Grayscale is replicated to three channels and alpha is dropped (both noted).
+
+    Returns an :class:`LdrImage` whose pixels are (H, W, 3) float32 in [0, 1].
+    Raises InputError for a missing file, a directory, anything OpenCV cannot decode, and
+    sample types other than uint8/uint16 (e.g. float or 32-bit TIFF).
+    """
+    path = Path(path)
+    _check_readable_file(path)
+    with _quiet_opencv():
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"{path}: not an image OpenCV can read")
+    if img.dtype == np.uint8:
+        bit_depth, scale = 8, 255.0
+    elif img.dtype == np.uint16:
+        bit_depth, scale = 16, 65535.0
+    else:
+        raise InputError(
+            f"{path}: unsupported sample type {img.dtype} (only 8-bit and 16-bit integer images)"
+        )
+    rgb, notes = _to_rgb(img, path)
+    pixels = rgb.astype(np.float32) / np.float32(scale)
+    return LdrImage(pixels=pixels, bit_depth=bit_depth, notes=tuple(notes))
+
+
+def _tag_float(tags: dict, names: tuple[str, ...]) -> float | None:
+    """First value of the first tag present in ``names`` as a positive finite float, else None."""
+    for name in names:
+        tag = tags.get(name)
+        values = getattr(tag, "values", None)
+        if not values or isinstance(values, (str, bytes)):
+            continue
+        try:
+            value = float(values[0])
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if np.isfinite(value) and value > 0:
+            return value
+    return None
+
+
+def read_exif_exposure(path: Path) -> ExifExposure:
+    """Read ExposureTime (s), ISO and FNumber from the EXIF block of a JPEG/TIFF/PNG.
+
+    Fields are None when the file has no EXIF, the tag is missing, or its value is not a
+    positive number (a corrupt EXIF block counts as no EXIF). Raises InputError only when
+    the file itself cannot be opened.
+    """
+    path = Path(path)
+    _check_readable_file(path)
+    logger = logging.getLogger("exifread")
+    previous_level = logger.level
+    logger.setLevel(logging.ERROR)  # exifread warns "no exif data" through logging
+    try:
+        with open(path, "rb") as fh:
+            tags = exifread.process_file(fh, details=False)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except Exception:  # noqa: BLE001 - exifread raises assorted errors on corrupt blocks
+        tags = {}
+    finally:
+        logger.setLevel(previous_level)
+    return ExifExposure(
+        exposure_time=_tag_float(tags, ("EXIF ExposureTime", "Image ExposureTime")),
+        iso=_tag_float(
+            tags,
+            (
+                "EXIF ISOSpeedRatings",
+                "EXIF PhotographicSensitivity",
+                "Image ISOSpeedRatings",
+                "Image PhotographicSensitivity",
+            ),
+        ),
+        f_number=_tag_float(tags, ("EXIF FNumber", "Image FNumber")),
+    )
+
+
+def _read_radiance(path: Path) -> np.ndarray:
+    """Decode a Radiance .hdr with OpenCV -> (H, W, 3) float32 RGB."""
+    with _quiet_opencv():
+        img = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    if img is None or img.dtype != np.float32 or img.ndim != 3:
+        raise InputError(f"{path}: not a Radiance HDR image OpenCV can read")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def _read_openexr(path: Path) -> np.ndarray:
+    """Decode the R, G, B channels of an OpenEXR file's first part -> (H, W, 3) float32."""
+    try:
+        # separate_channels=True: the default coalescing mode refuses mixed half/float channels.
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            channels = {name: ch.pixels for name, ch in exr.channels().items()}
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: not an OpenEXR file OpenEXR can read ({exc})") from exc
+    for group in ("RGB", "RGBA"):  # in case the bindings hand back a coalesced group
+        if group in channels and getattr(channels[group], "ndim", 0) == 3:
+            return np.asarray(channels[group][:, :, :3], dtype=np.float32)
+    if not all(c in channels for c in "RGB"):
+        found = ", ".join(sorted(channels)) or "none"
+        raise InputError(f"{path}: no R, G, B channels (channels: {found})")
+    planes = [channels[c] for c in "RGB"]
+    if any(p.ndim != 2 or p.shape != planes[0].shape for p in planes):
+        raise InputError(f"{path}: R, G, B channels differ in size (subsampled channels)")
+    if any(p.dtype.kind != "f" for p in planes):
+        raise InputError(f"{path}: R, G, B must be half or float channels, not UINT")
+    return np.stack(planes, axis=-1).astype(np.float32)
+
+
+def read_hdr(path: Path) -> np.ndarray:
+    """Read a .hdr (Radiance RGBE) or .exr (OpenEXR) file as linear RGB.
+
+    Returns (H, W, 3) float32, linear, values as stored (non-finite values are passed
+    through). EXR files may store R, G, B as half or float, as separate channels or an
+    "RGB" group; alpha and other channels are ignored. Raises InputError.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in HDR_SUFFIXES:
+        raise InputError(f"{path}: unknown HDR extension '{path.suffix}'; expected .hdr or .exr")
+    _check_readable_file(path)
+    return _read_radiance(path) if suffix == ".hdr" else _read_openexr(path)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def check_output_path(path: Path, suffixes: tuple[str, ...], *, overwrite: bool) -> None:
+    """Raise OutputError unless ``path`` can be written.
+
+    Checks, in order: the extension (case-insensitive) is one of ``suffixes``; the path is
+    not a directory; it does not exist unless ``overwrite``; its parent folder exists.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        shown = path.suffix or "(none)"
+        raise OutputError(f"{path}: unknown extension {shown}; use one of {', '.join(suffixes)}")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: already exists (overwriting was not requested)")
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: folder {parent} does not exist")
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a new temporary file next to ``path``, then rename it over ``path``.
+
+    The temporary name keeps the real extension last. Any failure removes the temporary
+    file and raises OutputError (KeyboardInterrupt and the like are cleaned up and re-raised).
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix.lower()}")
+    try:
+        with open(tmp, "xb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OutputError) or not isinstance(exc, Exception):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{path}: could not write ({reason.strip()})") from exc
+
+
+def _check_rgb_array(rgb: np.ndarray, kinds: str) -> None:
+    """Raise ValueError unless ``rgb`` is an (H, W, 3) array whose dtype kind is in ``kinds``."""
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", type(rgb).__name__)
+        raise ValueError(f"expected an (H, W, 3) array, got {shape}")
+    if rgb.dtype.kind not in kinds or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"unsupported image array: dtype {rgb.dtype}, shape {rgb.shape}")
+
+
+def _sanitise_hdr(rgb: np.ndarray, max_value: float) -> np.ndarray:
+    """NaN -> 0, negatives and -inf -> 0, +inf and values above ``max_value`` -> max_value.
+
+    Returns a new C-contiguous float32 array (the input is not modified).
+    """
+    work = rgb if rgb.dtype.kind == "f" and rgb.dtype.itemsize >= 4 else rgb.astype(np.float32)
+    clean = np.nan_to_num(work, nan=0.0, posinf=max_value, neginf=0.0)
+    np.clip(clean, 0.0, max_value, out=clean)
+    return np.ascontiguousarray(clean, dtype=np.float32)
+
+
+def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[BinaryIO], None]:
+    """Writer that encodes ``image`` (OpenCV BGR layout) with ``cv2.imencode``.
+
+    ``imencode`` returns ok=False on failure (it does not raise): that becomes RuntimeError,
+    which the atomic writer turns into OutputError naming the file.
+    """
+
+    def write(fh: BinaryIO) -> None:
+        with _quiet_opencv():
+            ok, buf = cv2.imencode(suffix, image, params)
+        if not ok or buf is None:
+            raise RuntimeError(f"OpenCV could not encode a {suffix} image")
+        fh.write(buf.tobytes())
+
+    return write
+
+
+def _exr_writer(rgb: np.ndarray, float32: bool) -> Callable[[BinaryIO], None]:
+    """Writer for an OpenEXR scanline file, ZIP compression, one "RGB" group (R, G, B)."""
+    pixels = _sanitise_hdr(rgb, FLOAT32_MAX if float32 else HALF_MAX)
+    if not float32:
+        pixels = pixels.astype(np.float16)
+    # The bindings ignore numpy strides: the array must be C-contiguous or it is scrambled.
+    pixels = np.ascontiguousarray(pixels)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+
+    def write(fh: BinaryIO) -> None:
+        OpenEXR.File(header, {"RGB": pixels}).write(fh)
+
+    return write
+
+
+def write_hdr_image(
+    path: Path, rgb: np.ndarray, *, float32: bool = False, overwrite: bool = False
+) -> None:
+    """Write linear RGB as .exr (OpenEXR) or .hdr (Radiance RGBE), chosen by extension.
+
+    rgb: (H, W, 3) real array, linear RGB (float32 typical). NaN and negatives are written
+    as 0; +inf and values beyond the format's range are clipped to its largest value
+    (65504 for half EXR, float32 max for float EXR, ~1.69e38 for RGBE).
+    .exr: scanline, ZIP compression, half by default or float32 when ``float32``.
+    .hdr: RLE RGBE via OpenCV (about 1% relative precision; ``float32`` is ignored).
+    Raises OutputError (path checks, write failures) or ValueError (bad array).
+    """
+    path = Path(path)
+    check_output_path(path, HDR_SUFFIXES, overwrite=overwrite)
+    _check_rgb_array(rgb, "fiu")
+    if path.suffix.lower() == ".exr":
+        writer = _exr_writer(rgb, float32)
+    else:
+        bgr = np.ascontiguousarray(_sanitise_hdr(rgb, RGBE_MAX)[:, :, ::-1])
+        params = [cv2.IMWRITE_HDR_COMPRESSION, cv2.IMWRITE_HDR_COMPRESSION_RLE]
+        writer = _cv2_writer(".hdr", bgr, params)
+    _write_atomically(path, writer)
+
+
+def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> None:
+    """Write an 8-bit or 16-bit RGB image.
+
+    rgb: (H, W, 3) uint8 -> .png, .jpg/.jpeg (quality 95), .tif/.tiff;
+         (H, W, 3) uint16 -> .png (16-bit PNG), .tif/.tiff.
+    Raises OutputError (extension not allowed for the dtype, path checks, write failures)
+    or ValueError (not an (H, W, 3) uint8/uint16 array).
+    """
+    path = Path(path)
+    _check_rgb_array(rgb, "u")
+    if rgb.dtype == np.uint8:
+        suffixes = LDR_OUTPUT_SUFFIXES_8BIT
+    elif rgb.dtype == np.uint16:
+        suffixes = LDR_OUTPUT_SUFFIXES_16BIT
+    else:
+        raise ValueError(f"expected uint8 or uint16 pixels, got {rgb.dtype}")
+    suffix = path.suffix.lower()
+    if suffix in LDR_OUTPUT_SUFFIXES_8BIT and suffix not in suffixes:
+        allowed = ", ".join(suffixes)
+        raise OutputError(f"{path}: 16-bit images cannot be saved as {suffix}; use one of {allowed}")
+    check_output_path(path, suffixes, overwrite=overwrite)
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    _write_atomically(path, _cv2_writer(suffix, bgr, params))

@@ -1,0 +1,214 @@
+"""The ADNet network: attention-guided deformable alignment and dilated residual dense fusion.
+
+Parameter names match the original release's state dict (`../shared/reference/`), so its
+checkpoints load with `strict=True` and no key map. Inputs are three (B, 6, H, W) tensors built by
+`adnet_cli.preprocess`; H and W must be multiples of 4.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adnet_cli.ops import modulated_deform_conv2d, resolve_backend
+
+
+@dataclass(frozen=True)
+class ADNetConfig:
+    """Network width. The default is the published model (nf 64, growth 32, 5 dense layers, 8 groups)."""
+
+    nf: int = 64
+    growth: int = 32
+    dense_layers: int = 5
+    groups: int = 8
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ADNetConfig":
+        return cls(**json.loads(text))
+
+
+def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride, 1)
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.1)
+
+
+def _up2(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class DCNPack(nn.Module):
+    """3x3 modulated deformable conv whose offsets and mask are predicted from a separate feature."""
+
+    def __init__(self, nf: int, groups: int, backend: str) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(nf, nf, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(nf))
+        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+        self.conv_offset_mask = _conv3(nf, groups * 3 * 9)
+        # Zero-init so an untrained pack starts as a plain conv (DCNv2 practice).
+        nn.init.zeros_(self.conv_offset_mask.weight)
+        nn.init.zeros_(self.conv_offset_mask.bias)
+        self.backend = backend
+
+    def forward(self, x: torch.Tensor, offset_feat: torch.Tensor) -> torch.Tensor:
+        o1, o2, m = torch.chunk(self.conv_offset_mask(offset_feat), 3, dim=1)
+        offset = torch.cat((o1, o2), dim=1)
+        return modulated_deform_conv2d(
+            x, offset, torch.sigmoid(m), self.weight, self.bias, padding=1, backend=self.backend
+        )
+
+
+class PCDAlign(nn.Module):
+    """Pyramid, cascading and deformable alignment of a non-reference pyramid to the reference one."""
+
+    def __init__(self, nf: int, groups: int, backend: str) -> None:
+        super().__init__()
+        for level in ("L3", "L2", "L1"):
+            setattr(self, f"{level}_offset_conv1", _conv3(2 * nf, nf))
+            if level == "L3":
+                setattr(self, "L3_offset_conv2", _conv3(nf, nf))
+            else:
+                setattr(self, f"{level}_offset_conv2", _conv3(2 * nf, nf))
+                setattr(self, f"{level}_offset_conv3", _conv3(nf, nf))
+                setattr(self, f"{level}_fea_conv", _conv3(2 * nf, nf))
+            setattr(self, f"{level}_dcnpack", DCNPack(nf, groups, backend))
+        self.cas_offset_conv1 = _conv3(2 * nf, nf)
+        self.cas_offset_conv2 = _conv3(nf, nf)
+        self.cas_dcnpack = DCNPack(nf, groups, backend)
+
+    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]) -> torch.Tensor:
+        """nbr, ref: pyramids [L1 (B,nf,H,W), L2 (H/2), L3 (H/4)] -> aligned L1 feature (B, nf, H, W)."""
+        off = _lrelu(self.L3_offset_conv1(torch.cat((nbr[2], ref[2]), 1)))
+        off = _lrelu(self.L3_offset_conv2(off))
+        fea = _lrelu(self.L3_dcnpack(nbr[2], off))
+        for i, level in ((1, "L2"), (0, "L1")):
+            new_off = _lrelu(getattr(self, f"{level}_offset_conv1")(torch.cat((nbr[i], ref[i]), 1)))
+            # Offsets are in pixels of their own level: doubling the resolution doubles them.
+            new_off = _lrelu(getattr(self, f"{level}_offset_conv2")(torch.cat((new_off, _up2(off) * 2), 1)))
+            off = _lrelu(getattr(self, f"{level}_offset_conv3")(new_off))
+            new_fea = getattr(self, f"{level}_dcnpack")(nbr[i], off)
+            fea = getattr(self, f"{level}_fea_conv")(torch.cat((new_fea, _up2(fea)), 1))
+            if level == "L2":
+                fea = _lrelu(fea)
+        off = _lrelu(self.cas_offset_conv1(torch.cat((fea, ref[0]), 1)))
+        off = _lrelu(self.cas_offset_conv2(off))
+        return _lrelu(self.cas_dcnpack(fea, off))
+
+
+class ResidualBlock(nn.Module):
+    """conv-ReLU-conv plus the input (no scaling)."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.conv1 = _conv3(nf, nf)
+        self.conv2 = _conv3(nf, nf)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class Pyramid(nn.Module):
+    """Three-level feature pyramid of the HDR-domain channels: (B,3,H,W) -> [H, H/2, H/4]."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, nf, 1), nn.LeakyReLU(0.1))
+        self.feature_extraction = nn.Sequential(ResidualBlock(nf))
+        self.downsample1 = self._down(nf)
+        self.downsample2 = self._down(nf)
+
+    @staticmethod
+    def _down(nf: int) -> nn.Sequential:
+        return nn.Sequential(_conv3(nf, nf, 2), nn.LeakyReLU(0.1), _conv3(nf, nf), nn.LeakyReLU(0.1))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        l1 = self.feature_extraction(self.conv1(x))
+        l2 = self.downsample1(l1)
+        return [l1, l2, self.downsample2(l2)]
+
+
+class SpatialAttention(nn.Module):
+    """Attention map for a non-reference feature, conditioned on the reference feature."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.att1 = _conv3(2 * nf, 2 * nf)
+        self.att2 = _conv3(2 * nf, nf)
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        a = F.leaky_relu(self.att1(torch.cat((x, ref), 1)), 0.01)
+        return x * torch.sigmoid(self.att2(a))
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, growth, 3, 1, padding=2, dilation=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((x, F.relu(self.conv(x))), 1)
+
+
+class DRDB(nn.Module):
+    """Dilated residual dense block: dense dilated convs, 1x1 fusion, plus the input."""
+
+    def __init__(self, nf: int, growth: int, layers: int) -> None:
+        super().__init__()
+        self.dense_layers = nn.Sequential(*(DenseLayer(nf + i * growth, growth) for i in range(layers)))
+        self.conv_1x1 = nn.Conv2d(nf + layers * growth, nf, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_1x1(self.dense_layers(x))
+
+
+class ADNet(nn.Module):
+    """Merges (short, medium, long) (B, 6, H, W) inputs into a (B, 3, H, W) non-negative HDR estimate.
+
+    The output's meaning depends on the convention the weights were trained with; see
+    `adnet_cli.preprocess.to_linear`.
+    """
+
+    def __init__(self, config: ADNetConfig = ADNetConfig(), deform_backend: str = "auto") -> None:
+        super().__init__()
+        nf, backend = config.nf, resolve_backend(deform_backend)
+        self.config = config
+        self.feat_exract = nn.Sequential(_conv3(3, nf), nn.ReLU())
+        self.att_module_l = SpatialAttention(nf)
+        self.att_module_h = SpatialAttention(nf)
+        self.pyramid_feats = Pyramid(nf)
+        self.align_module = PCDAlign(nf, config.groups, backend)
+        self.conv1 = _conv3(6 * nf, nf)
+        self.RDB1 = DRDB(nf, config.growth, config.dense_layers)
+        self.RDB2 = DRDB(nf, config.growth, config.dense_layers)
+        self.RDB3 = DRDB(nf, config.growth, config.dense_layers)
+        self.conv2 = nn.Sequential(nn.Conv2d(3 * nf, nf, 1), _conv3(nf, nf))
+        self.post_conv = nn.Sequential(_conv3(nf, nf), nn.LeakyReLU(0.01), _conv3(nf, 3), nn.ReLU())
+
+    @property
+    def deform_backend(self) -> str:
+        return self.align_module.cas_dcnpack.backend
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
+        """x1, x2, x3: short, medium (reference), long frames, (B, 6, H, W); H, W multiples of 4."""
+        f1, f2, f3 = (self.feat_exract(x[:, :3]) for x in (x1, x2, x3))
+        att1 = self.att_module_l(f1, f2)
+        att3 = self.att_module_h(f3, f2)
+        p1, p2, p3 = (self.pyramid_feats(x[:, 3:]) for x in (x1, x2, x3))
+        aligned1 = self.align_module(p1, p2)
+        aligned3 = self.align_module(p3, p2)
+        f0 = self.conv1(torch.cat((aligned1, att1, p2[0], f2, aligned3, att3), 1))
+        r1 = self.RDB1(f0)
+        r2 = self.RDB2(r1)
+        r3 = self.RDB3(r2)
+        fused = self.conv2(torch.cat((r1, r2, r3), 1)) + p2[0]
+        return self.post_conv(fused)

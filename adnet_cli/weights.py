@@ -1,0 +1,172 @@
+"""Finding, reading and writing ADNet checkpoints.
+
+Safetensors is the preferred format; its metadata carries the pre-processing convention. Bare
+PyTorch files (as the original release's training code writes them) are read only through
+``torch.load(weights_only=True)`` and take their convention from the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from adnet_cli.errors import WeightsError
+from adnet_cli.model import ADNet, ADNetConfig
+from adnet_cli.preprocess import CONVENTIONS, Convention
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "adnet-synthetic.safetensors"
+ORIGINAL_RELEASE_CONVENTION: Convention = "ntire"  # the original code was the NTIRE 2021 entry
+_WRAPPERS = ("state_dict", "params_ema", "params", "model", "net", "generator")
+_PREFIXES = ("module.", "_orig_mod.")
+META_CONVENTION = "adnet.convention"
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """A ready model and what is known about the file it came from."""
+
+    model: ADNet
+    convention: Convention
+    path: Path
+    metadata: dict[str, str]
+
+
+def default_weights_path() -> Path:
+    """The shipped checkpoint, or the file named by the ``ADNET_WEIGHTS`` environment variable."""
+    return Path(os.environ.get("ADNET_WEIGHTS", DEFAULT_WEIGHTS))
+
+
+def resolve_weights(spec: str | None) -> Path:
+    """A local path for `spec`: None (the default checkpoint), a file path, or ``hf://owner/repo/file``."""
+    if spec is None:
+        path = default_weights_path()
+        if not path.is_file():
+            raise WeightsError(
+                f"no weights: {path} is not there (this build ships no trained checkpoint yet); "
+                "pass --weights PATH or hf://owner/repo/file"
+            )
+        return path
+    if spec.startswith("hf://"):
+        return _from_hub(spec)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    return path
+
+
+def _from_hub(spec: str) -> Path:
+    parts = spec[len("hf://"):].split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise WeightsError(f"bad weights address {spec!r}: expected hf://owner/repo/filename")
+    from huggingface_hub import hf_hub_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    try:
+        return Path(hf_hub_download(f"{parts[0]}/{parts[1]}", parts[2], local_files_only=offline))
+    except Exception as exc:  # the hub raises many types; all mean "could not get the file"
+        where = "not in the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else type(exc).__name__
+        raise WeightsError(f"cannot fetch {spec}: {where}") from exc
+
+
+def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a checkpoint, wrappers (``state_dict``, ``params``...) and
+    ``module.``/``_orig_mod.`` prefixes removed. Metadata is empty for ``.pth``/``.pt`` files."""
+    metadata: dict[str, str] = {}
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                metadata = dict(f.metadata() or {})
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"cannot read weights {path}: {exc}".splitlines()[0]) from exc
+    while isinstance(state, dict) and not _is_tensor_dict(state):
+        inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
+        if inner is None:
+            raise WeightsError(f"{path}: no tensors found (top-level keys: {', '.join(map(str, list(state)[:8]))})")
+        state = inner
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: not a state dict")
+    return {_strip(k): v for k, v in state.items()}, metadata
+
+
+def _is_tensor_dict(d: dict) -> bool:
+    return len(d) > 0 and all(isinstance(v, torch.Tensor) for v in d.values())
+
+
+def _strip(key: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PREFIXES:
+            if key.startswith(prefix):
+                key, changed = key[len(prefix):], True
+    return key
+
+
+def config_from_state_dict(state: dict[str, torch.Tensor]) -> ADNetConfig:
+    """Network width read off the tensor shapes; the default config where a key is missing."""
+    try:
+        nf = state["feat_exract.0.weight"].shape[0]
+        growth = state["RDB1.dense_layers.0.conv.weight"].shape[0]
+        layers = sum(1 for k in state if k.startswith("RDB1.dense_layers.") and k.endswith(".conv.weight"))
+        groups = state["align_module.L3_dcnpack.conv_offset_mask.weight"].shape[0] // 27
+    except KeyError:
+        return ADNetConfig()
+    return ADNetConfig(nf=nf, growth=growth, dense_layers=layers, groups=groups)
+
+
+def load_weights(
+    spec: str | None, *, convention: Convention | None = None, deform_backend: str = "auto"
+) -> LoadedWeights:
+    """Resolve `spec`, read it and build an :class:`ADNet` in eval mode on the CPU.
+
+    convention: overrides the file's metadata; required knowledge for bare ``.pth`` files, which
+    default to the original release's (NTIRE) convention.
+    """
+    path = resolve_weights(spec)
+    state, metadata = read_state_dict(path)
+    conv = convention or metadata.get(META_CONVENTION) or ORIGINAL_RELEASE_CONVENTION
+    if conv not in CONVENTIONS:
+        raise WeightsError(f"{path}: unknown convention {conv!r} in metadata")
+    model = ADNet(config_from_state_dict(state), deform_backend=deform_backend)
+    missing, unexpected = _key_mismatch(model, state)
+    if missing or unexpected:
+        raise WeightsError(f"{path} does not fit ADNet: {_describe(missing, unexpected)}")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        shape_lines = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
+        raise WeightsError(f"{path} does not fit ADNet: {'; '.join(shape_lines[:3]) or exc}") from exc
+    return LoadedWeights(model.eval(), conv, path, metadata)
+
+
+def _key_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
+    expected = set(model.state_dict())
+    return sorted(expected - set(state)), sorted(set(state) - expected)
+
+
+def _describe(missing: list[str], unexpected: list[str], limit: int = 5) -> str:
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected)):
+        if keys:
+            more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+            parts.append(f"{len(keys)} {label} keys ({', '.join(keys[:limit])}{more})")
+    return "; ".join(parts)
+
+
+def save_weights(path: Path, model: ADNet, convention: Convention, extra: dict[str, str] | None = None) -> None:
+    """Write `model`'s tensors as safetensors with the convention and config in the metadata."""
+    from safetensors.torch import save_file
+
+    metadata = {META_CONVENTION: convention, "adnet.config": model.config.to_json(), **(extra or {})}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, path)

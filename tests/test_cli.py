@@ -1,0 +1,176 @@
+"""`adnet merge` and `adnet info` end to end, and every bad-input case the merge issue names."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_bracket
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
+from typer.testing import CliRunner
+
+from adnet_cli.cli import app
+from adnet_cli.inference import MergeOptions, merge
+from adnet_cli.io import read_hdr
+from adnet_cli.weights import load_weights
+
+runner = CliRunner()
+EXPOSURES = "1/100,1/25,4/25"  # ratios 1 : 4 : 16, as synthetic_bracket
+
+
+def write_bracket(folder: Path, height: int = 24, width: int = 36, exif: bool = False) -> list[Path]:
+    frames, _ = synthetic_bracket(height, width)
+    paths = []
+    for name, frame, t in zip(("short", "medium", "long"), frames, ((1, 100), (1, 25), (4, 25))):
+        path = folder / f"{name}.png"
+        pixels = np.round(frame * 255).astype(np.uint8)
+        if exif:
+            tags = Image.Exif()
+            tags.get_ifd(0x8769)[0x829A] = IFDRational(*t)
+            Image.fromarray(pixels).save(path, exif=tags.tobytes())
+        else:
+            cv2.imwrite(str(path), pixels[..., ::-1])
+        paths.append(path)
+    return paths
+
+
+def invoke(*args: object) -> object:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def fails_cleanly(result, match: str) -> None:
+    """Exit non-zero with exactly one line on stderr that contains `match`, and no traceback."""
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def digest(paths: list[Path]) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+@pytest.fixture
+def bracket(tmp_path: Path) -> list[Path]:
+    return write_bracket(tmp_path)
+
+
+def test_merge_writes_exr_and_preview_matching_the_library(tmp_path, bracket, random_checkpoint):
+    before = digest(bracket)
+    out, preview = tmp_path / "scene.exr", tmp_path / "scene.png"
+    # Frames given out of order: the CLI sorts them by exposure.
+    args = [bracket[2], bracket[0], bracket[1], "-e", "4/25,1/100,1/25", "-o", out, "--preview", preview]
+    result = invoke("merge", *args, "--weights", random_checkpoint, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert digest(bracket) == before
+    loaded = load_weights(str(random_checkpoint))
+    frames = np.stack([cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255 for p in bracket])
+    expected = merge(loaded.model, frames, (1, 4, 16), "kalantari", torch.device("cpu"), MergeOptions())
+    np.testing.assert_allclose(read_hdr(out), expected, rtol=2e-3, atol=1e-4)  # half-float EXR
+    shown = cv2.imread(str(preview))
+    assert shown.shape == (24, 36, 3) and shown.max() > 0
+    assert "short.png" in result.stderr and "reference medium.png" in result.stderr
+
+
+def test_merge_reads_exposures_from_exif_and_writes_hdr(tmp_path, random_checkpoint):
+    paths = write_bracket(tmp_path, exif=True)
+    out = tmp_path / "scene.hdr"
+    result = invoke("merge", *paths, "-o", out, "--weights", random_checkpoint, "--tile", 16, "--tta")
+    assert result.exit_code == 0, result.output
+    assert "exposures from EXIF ExposureTime" in result.stderr
+    assert read_hdr(out).shape == (24, 36, 3)
+
+
+def test_merge_refuses_without_weights(tmp_path, bracket, monkeypatch):
+    monkeypatch.setenv("ADNET_WEIGHTS", str(tmp_path / "absent.safetensors"))
+    out = tmp_path / "scene.exr"
+    fails_cleanly(invoke("merge", *bracket, "-e", EXPOSURES, "-o", out), "no weights")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "extra", "message"),
+    [
+        (lambda p: p[0].unlink(), [], "no such file"),
+        (lambda p: p[1].write_text("hello"), [], "not an image"),
+        (lambda p: cv2.imwrite(str(p[2]), np.zeros((10, 12, 3), np.uint8)), [], "differ in size"),
+        (lambda p: None, ["-e", "1/100,1/100,1/25"], "must differ"),
+        (lambda p: None, ["-e", "0,1/25,1/6"], "must be positive"),
+        (lambda p: None, ["-e", "fast,slow,1"], "cannot parse"),
+        (lambda p: None, ["-e", "1/100,1/25"], "need 3 exposure values"),
+        (lambda p: None, ["--ev", "-2,0,2", "-e", EXPOSURES], "not both"),
+        (lambda p: None, ["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+    ],
+)
+def test_bad_input_fails_with_one_line(tmp_path, bracket, random_checkpoint, mutate, extra, message):
+    mutate(bracket)
+    out = tmp_path / "scene.exr"
+    args = extra if "-e" in extra else [*extra, "-e", EXPOSURES]
+    fails_cleanly(invoke("merge", *bracket, *args, "-o", out, "--weights", random_checkpoint), message)
+    assert not out.exists() and not list(tmp_path.glob(".scene*"))
+
+
+def test_no_exposure_information(tmp_path, bracket, random_checkpoint):
+    fails_cleanly(invoke("merge", *bracket, "-o", tmp_path / "x.exr", "--weights", random_checkpoint), "no exposure time")
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_wrong_number_of_frames(tmp_path, bracket, random_checkpoint, count):
+    frames = (bracket + bracket)[:count]
+    fails_cleanly(invoke("merge", *frames, "-e", EXPOSURES, "-o", tmp_path / "x.exr"), "exactly 3 frames")
+
+
+def test_unknown_output_extension(tmp_path, bracket, random_checkpoint):
+    fails_cleanly(invoke("merge", *bracket, "-e", EXPOSURES, "-o", tmp_path / "x.tiff"), ".exr")
+    fails_cleanly(
+        invoke("merge", *bracket, "-e", EXPOSURES, "-o", tmp_path / "x.exr", "--preview", tmp_path / "p.gif"), ".png"
+    )
+
+
+def test_existing_output_needs_overwrite(tmp_path, bracket, random_checkpoint):
+    out = tmp_path / "scene.hdr"
+    out.write_bytes(b"keep me")
+    args = ["merge", *bracket, "-e", EXPOSURES, "-o", out, "--weights", random_checkpoint]
+    fails_cleanly(invoke(*args), "exists")
+    assert out.read_bytes() == b"keep me"
+    assert invoke(*args, "--overwrite").exit_code == 0
+    assert read_hdr(out).shape == (24, 36, 3)
+
+
+def test_preview_may_not_replace_an_input(tmp_path, bracket, random_checkpoint):
+    before = digest(bracket)
+    args = ["merge", *bracket, "-e", EXPOSURES, "-o", tmp_path / "x.exr", "--preview", bracket[1], "--overwrite"]
+    fails_cleanly(invoke(*args, "--weights", random_checkpoint), "input frame")
+    assert digest(bracket) == before
+
+
+def test_unloadable_weights(tmp_path, bracket):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    out = tmp_path / "x.exr"
+    fails_cleanly(invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "--weights", bad), "cannot read weights")
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "partial.pth")
+    fails_cleanly(
+        invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "--weights", tmp_path / "partial.pth"), "missing keys"
+    )
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, bracket):
+    bracket[0].unlink()
+    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", tmp_path / "x.exr", "--debug")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, Exception) and "no such file" in str(result.exception)
+
+
+def test_info_reports_backend_device_and_weights(random_checkpoint):
+    result = invoke("info", "--weights", random_checkpoint)
+    assert result.exit_code == 0, result.output
+    for word in ("torch", "deform backend", "device", "random.safetensors", "kalantari"):
+        assert word in result.stdout

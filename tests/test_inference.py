@@ -1,0 +1,123 @@
+"""Inference plumbing: padding, tiles against the whole image, TTA inversion, devices, progress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_bracket
+
+from adnet_cli.errors import DeviceError
+from adnet_cli.inference import (
+    TTA_TRANSFORMS,
+    MergeOptions,
+    default_tile,
+    merge,
+    pad_to_multiple,
+    plan_tiles,
+    resolve_device,
+    tta_apply,
+    tta_invert,
+)
+
+CPU = torch.device("cpu")
+
+
+class Pointwise(torch.nn.Module):
+    """A stand-in network that commutes with every flip and transpose: out = channels 3-5 of x2."""
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
+        return x2[:, 3:] * 2 + x1[:, 3:]
+
+
+@pytest.mark.parametrize("name", TTA_TRANSFORMS)
+def test_each_tta_transform_inverts_exactly(name):
+    x = torch.rand(1, 3, 6, 5, 7)
+    assert torch.equal(tta_invert(tta_apply(x, name), name), x)
+    if name != "identity":
+        assert not torch.equal(tta_apply(x, name).reshape(-1), x.reshape(-1))
+
+
+def test_tta_merge_equals_plain_merge_for_an_equivariant_model():
+    frames, times = synthetic_bracket(20, 28)
+    plain = merge(Pointwise(), frames, times, "kalantari", CPU, MergeOptions(tile=0))
+    tta = merge(Pointwise(), frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True))
+    np.testing.assert_allclose(tta, plain, rtol=1e-6, atol=1e-7)
+
+
+def test_tta_averages_four_runs_of_the_real_model(random_model):
+    frames, times = synthetic_bracket(16, 24)
+    tta = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True))
+    plain = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
+    assert tta.shape == plain.shape
+    assert np.abs(tta - plain).max() > 1e-6  # the random network is not flip-invariant
+
+
+def test_pad_to_multiple_reflects_and_keeps_content():
+    frames = np.random.default_rng(0).random((3, 9, 13, 3)).astype(np.float32)
+    padded = pad_to_multiple(frames)
+    assert padded.shape == (3, 12, 16, 3)
+    assert np.array_equal(padded[:, :9, :13], frames)
+    assert np.array_equal(padded[:, 9, :13], frames[:, 7])  # reflect without repeating the edge
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "pad"), [(100, 132, 32, 8), (64, 64, 64, 16), (40, 200, 48, 0)])
+def test_tiles_cover_every_pixel_once(height, width, tile, pad):
+    cover = np.zeros((height, width), dtype=int)
+    for t in plan_tiles(height, width, tile, pad):
+        cover[t.y0 : t.y1, t.x0 : t.x1] += 1
+        assert t.wy0 <= t.y0 and t.wy1 >= t.y1 and t.wx0 <= t.x0 and t.wx1 >= t.x1
+        assert all(v % 4 == 0 for v in (t.wy0, t.wx0, t.y0, t.x0))
+    assert (cover == 1).all()
+
+
+@pytest.mark.parametrize("pad", [16, 32])
+def test_tiled_matches_whole_image(random_model, pad):
+    """benchmarks/tile_pad.py prints the full curve; at pad >= 16 the difference is float noise."""
+    frames, times = synthetic_bracket(96, 136)
+    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
+    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=pad))
+    assert np.abs(tiled - whole).max() / np.abs(whole).max() < 1e-5
+
+
+def test_tiles_without_context_show_seams(random_model):
+    """The comparison above can fail: with no context the tiles disagree with the whole image."""
+    frames, times = synthetic_bracket(48, 96)
+    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
+    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=0))
+    assert np.abs(tiled - whole).max() / np.abs(whole).max() > 1e-3
+
+
+@pytest.mark.parametrize("tile", [0, 64])
+def test_odd_sizes_come_back_at_their_own_size(random_model, tile):
+    frames, times = synthetic_bracket(97, 131)
+    calls = []
+    out = merge(random_model, frames, times, "ntire", CPU, MergeOptions(tile=tile), progress=lambda d, n: calls.append((d, n)))
+    assert out.shape == (97, 131, 3) and out.dtype == np.float32
+    assert np.isfinite(out).all() and (out >= 0).all()
+    total = calls[-1][1]
+    assert calls == [(i, total) for i in range(total + 1)]
+    assert total == (1 if tile == 0 else 6)
+
+
+def test_default_tile_is_bounded_and_a_multiple_of_64():
+    tile = default_tile(CPU, 32)
+    assert 128 <= tile <= 2048 and tile % 64 == 0
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == CPU
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(DeviceError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA"):
+            resolve_device("cuda:0")
+
+
+def test_half_needs_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    frames, times = synthetic_bracket(8, 8)
+    with pytest.raises(DeviceError, match="CUDA"):
+        merge(Pointwise(), frames, times, "ntire", CPU, MergeOptions(tile=0, half=True))
