@@ -22,9 +22,12 @@ Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
 DEFAULT_TILE_PAD = 32
-# Peak bytes per pixel of a tile window (fp32 forward, pure-PyTorch deform op), measured with
-# benchmarks/tile_memory.py; the default tile keeps a window under a quarter of free memory.
-BYTES_PER_PIXEL = 6_000
+# Peak bytes per pixel of a tile window (fp32 forward, pure-PyTorch deform op): 11.7-14.2 KB
+# measured with benchmarks/tile_memory.py. The default tile keeps a window under a quarter of free memory.
+BYTES_PER_PIXEL = 12_000
+# On the CPU, time per pixel grows with the window (58 s/MP at 128, 86 s/MP at 512, same benchmark),
+# so larger tiles buy nothing there; GPUs prefer the largest tile that fits.
+CPU_MAX_TILE = 512
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,12 @@ def free_memory_bytes(device: torch.device) -> int:
 
 
 def default_tile(device: torch.device, tile_pad: int) -> int:
-    """Largest tile (multiple of 64, 128..2048) whose window fits in a quarter of free memory."""
+    """Largest tile (multiple of 64, 128..2048; at most 512 on the CPU) whose window fits in a
+    quarter of free memory."""
     budget = free_memory_bytes(device) // 4
     side = int((budget / BYTES_PER_PIXEL) ** 0.5) - 2 * tile_pad
-    return int(min(2048, max(128, side // 64 * 64)))
+    ceiling = CPU_MAX_TILE if device.type == "cpu" else 2048
+    return int(min(ceiling, max(128, side // 64 * 64)))
 
 
 def _round_up(n: int, m: int = MULTIPLE) -> int:

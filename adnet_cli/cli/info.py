@@ -42,16 +42,16 @@ def info(
 ) -> None:
     """Show versions, the compute device, the deformable-conv backend and the weights in use."""
     with reported_errors(debug):
-        rows: list[tuple[str, str]] = []
-        rows.append(("adnet", __version__))
-        rows.append(("python", platform.python_version()))
-        for package in _PACKAGES:
-            rows.append((package, _version(package)))
         target = resolve_device(device)
-        rows.append(("device", f"{target} ({cpu_threads()} CPU threads)" if target.type == "cpu" else str(target)))
-        rows.append(("deform backend", f"{resolve_backend('auto')} (available: {', '.join(available_backends())})"))
-        rows.append(("weights", _weights_row(weights)))
-        rows.append(("default weights", str(default_weights_path())))
+        rows = [
+            ("adnet", __version__),
+            ("python", platform.python_version()),
+            *((package, _version(package)) for package in _PACKAGES),
+            ("device", f"{target} ({cpu_threads()} CPU threads)" if target.type == "cpu" else str(target)),
+            ("deform backend", f"{resolve_backend('auto')} (available: {', '.join(available_backends())})"),
+            ("weights", _weights_row(weights)),
+            ("default weights", str(default_weights_path())),
+        ]
         width = max(len(key) for key, _ in rows)
         for key, value in rows:
             results.print(Text.assemble((f"{key:<{width}}  ", "bold"), value), soft_wrap=True)

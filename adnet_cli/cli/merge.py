@@ -9,13 +9,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from adnet_cli.bracket import load_bracket
+import torch
+
+from adnet_cli.bracket import Bracket, load_bracket
 from adnet_cli.cli.common import Debug, console, note, reported_errors, tile_progress
 from adnet_cli.errors import OutputError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, merge as run_merge, resolve_device
 from adnet_cli.io import HDR_SUFFIXES, PREVIEW_SUFFIXES, check_output_path, write_hdr_image, write_ldr_image
 from adnet_cli.tonemap import preview as tonemap_preview
-from adnet_cli.weights import load_weights
+from adnet_cli.weights import LoadedWeights, load_weights
 
 
 class ConventionChoice(str, Enum):
@@ -94,7 +96,7 @@ def _check_outputs(frames: list[Path], output: Path, preview: Path | None, overw
         raise OutputError(f"refusing to overwrite input frame {preview}")
 
 
-def _describe(bracket, loaded, target) -> None:
+def _describe(bracket: Bracket, loaded: LoadedWeights, target: torch.device) -> None:
     names = ", ".join(f"{p.name} ({t:g})" for p, t in zip(bracket.paths, bracket.exposures))
     console.print(f"frames short->long: {names}; exposures from {bracket.source}; reference {bracket.reference.name}")
     console.print(
