@@ -290,6 +290,16 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
         raise OutputError(f"{path}: could not write ({reason.strip()})") from exc
 
 
+def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
+    """Write a UTF-8 text file (a report) atomically; OutputError if it exists and not overwrite."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: already exists (overwriting was not requested)")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: folder {path.parent} does not exist")
+    _write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
 def _check_rgb_array(rgb: np.ndarray, kinds: str) -> None:
     """Raise ValueError unless ``rgb`` is an (H, W, 3) array whose dtype kind is in ``kinds``."""
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:

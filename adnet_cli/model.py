@@ -193,6 +193,8 @@ class ADNet(nn.Module):
         self.RDB3 = DRDB(nf, config.growth, config.dense_layers)
         self.conv2 = nn.Sequential(nn.Conv2d(3 * nf, nf, 1), _conv3(nf, nf))
         self.post_conv = nn.Sequential(_conv3(nf, nf), nn.LeakyReLU(0.01), _conv3(nf, 3), nn.ReLU())
+        # Start training with the final ReLU open: where it is closed no gradient flows at all.
+        nn.init.constant_(self.post_conv[2].bias, 0.1)
 
     @property
     def deform_backend(self) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from adnet_cli.cli.eval import eval_command
 from adnet_cli.cli.info import info
 from adnet_cli.cli.merge import merge
+from adnet_cli.cli.train import train
 
 app = typer.Typer(
     name="adnet",
@@ -16,6 +18,8 @@ app = typer.Typer(
 )
 app.command()(merge)
 app.command()(info)
+app.command()(train)
+app.command("eval")(eval_command)
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""`adnet train`: train or fine-tune weights; under torchrun, one process per GPU (or CPU gloo ranks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from adnet_cli.cli.common import Debug, console, reported_errors
+from adnet_cli.cli.merge import ConventionChoice
+from adnet_cli.errors import AdnetError
+from adnet_cli.model import ADNetConfig
+from adnet_cli.train import TrainConfig, TrainEvent, train as run_training
+from adnet_cli.train_data import DataSpec
+
+
+def train(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for weights.safetensors, state.pt and log.jsonl.")],
+    data: Annotated[
+        Optional[list[str]],
+        typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix [default: synthetic]."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps (a resumed run counts from 0).")] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Samples per step and process.")] = 16,
+    crop: Annotated[int, typer.Option(min=16, help="Training crop side (multiple of 4).")] = 256,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
+    lr_decay_every: Annotated[int, typer.Option(help="Steps between x0.1 decays; 0 = once, at 2/3 of the run.")] = 0,
+    convention: Annotated[ConventionChoice, typer.Option(help="Pre-processing convention of the new weights.")] = ConventionChoice.kalantari,
+    val_every: Annotated[int, typer.Option(min=1, help="Score the fixed synthetic validation set every N steps.")] = 200,
+    val_count: Annotated[int, typer.Option(min=1, help="Validation brackets.")] = 8,
+    val_size: Annotated[int, typer.Option(min=16, help="Validation bracket side (the fixed set is 8 x 256).")] = 256,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Write weights and state every N steps.")] = 100,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/state.pt.")] = False,
+    init: Annotated[Optional[Path], typer.Option(help="Fine-tune from these weights.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation and data.")] = 0,
+    device: Annotated[str, typer.Option(help="auto (cuda:LOCAL_RANK or cpu), cpu, cuda:N.")] = "auto",
+    amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
+    width: Annotated[str, typer.Option(help="nf,growth,dense_layers,groups (the paper's: 64,32,5,8).")] = "64,32,5,8",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Train ADNet on simulated brackets and/or standard datasets with the paper's recipe."""
+    with reported_errors(debug):
+        config = _config(out, data or ["synthetic"], steps, batch_size, crop, lr, lr_decay_every, convention, val_every,
+                         val_count, val_size, checkpoint_every, init, seed, device, amp, width)
+        state = out / "state.pt"
+        if resume and not state.is_file():
+            raise AdnetError(f"--resume: {state} does not exist")
+        show = not quiet and int(os.environ.get("RANK", 0)) == 0
+        with _progress(steps, show) as report:
+            metrics = run_training(config, report, resume=state if resume else None)
+        if show:
+            console.print(f"weights: {out / 'weights.safetensors'}; validation " +
+                          ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
+
+
+def _config(out: Path, data: list[str], steps: int, batch_size: int, crop: int, lr: float, lr_decay_every: int,
+            convention: ConventionChoice, val_every: int, val_count: int, val_size: int, checkpoint_every: int, init: Path | None,
+            seed: int, device: str, amp: bool, width: str) -> TrainConfig:
+    try:
+        for spec in data:
+            DataSpec.parse(spec)
+        model = ADNetConfig(*(int(v) for v in width.split(",")))
+    except (ValueError, TypeError) as exc:
+        raise AdnetError(str(exc).splitlines()[0]) from exc
+    if crop % 4:
+        raise AdnetError(f"--crop must be a multiple of 4, got {crop}")
+    if convention is ConventionChoice.auto:
+        raise AdnetError("--convention must be kalantari or ntire for training")
+    return TrainConfig(out_dir=out, data=tuple(data), steps=steps, batch_size=batch_size, crop=crop, lr=lr,
+                       lr_decay_every=lr_decay_every, seed=seed, convention=convention.value, model=model,
+                       val_every=val_every, val_count=val_count, val_size=val_size,
+                       checkpoint_every=checkpoint_every, amp=amp, init=str(init) if init else None, device=device)
+
+
+class _progress:
+    """A rich bar fed by training events: loss, lr, images/s and the latest validation."""
+
+    def __init__(self, steps: int, show: bool) -> None:
+        self.steps, self.show, self.val = steps, show, ""
+        columns = (TextColumn("step"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        self.bar = Progress(*columns, console=console, disable=not show)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        self.task = self.bar.add_task("train", total=self.steps, info="")
+        return self.report
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def report(self, event: TrainEvent) -> None:
+        v = event.values
+        if event.kind == "validation":
+            self.val = f" | val PSNR-mu {v['psnr_mu']:.2f} PSNR-l {v['psnr_l']:.2f}"
+        if event.kind == "step":
+            info = f"loss {v['loss']:.4f} lr {v['lr']:.1e} {v['images_per_s']:.2f} img/s{self.val}"
+            self.bar.update(self.task, completed=event.step, info=info)

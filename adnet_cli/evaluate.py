@@ -1,0 +1,152 @@
+"""Scoring merges against ground-truth datasets, one process or many (torchrun).
+
+Every method (the network or a classical merge) produces linear HDR on the project's scale
+(1.0 = reference white); :func:`score_prediction` converts prediction and ground truth into each
+metric's domain through the one shared definition (`preprocess.from_linear`):
+
+- Kalantari-style PSNR-l / PSNR-mu / SSIM-l / SSIM-mu on linear HDR with 1.0 = the shortest frame's
+  white level (the range of Kalantari's ground truth);
+- the NTIRE 2021 pair on the gamma-encoded images aligned to the medium frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from adnet_cli.classical import classical_merge
+from adnet_cli.errors import AdnetError
+from adnet_cli.datasets import Scene, SceneRef, to_network_domain
+from adnet_cli.inference import MergeOptions, merge
+from adnet_cli.metrics import METRICS
+from adnet_cli.model import ADNet
+from adnet_cli.preprocess import Convention
+
+KALANTARI_METRICS = ("PSNR-mu", "PSNR-l", "SSIM-mu", "SSIM-l")
+NTIRE_METRICS = ("NTIRE PSNR-mu", "NTIRE PSNR-L")
+# The response gamma each dataset was made with, for the classical merges.
+DATASET_GAMMA = {"kalantari": 2.2, "ntire": 2.24, "ntire-folders": 2.24}
+
+Merger = Callable[[Scene], np.ndarray]
+Saver = Callable[[str, str, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One method on one scene: metrics by label, or the reason it failed."""
+
+    scene: str
+    method: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def primary_metrics(layout: str) -> tuple[str, ...]:
+    """The metrics a paper on this dataset reports first."""
+    return KALANTARI_METRICS if layout == "kalantari" else NTIRE_METRICS
+
+
+def score_prediction(pred: np.ndarray, scene: Scene) -> dict[str, float]:
+    """All metrics of `pred` ((H, W, 3) linear, 1.0 = reference white) against the scene's ground truth."""
+    scores = {}
+    for convention, names in (("kalantari", KALANTARI_METRICS), ("ntire", NTIRE_METRICS)):
+        p = to_network_domain(pred, scene.exposures, convention)
+        t = to_network_domain(scene.hdr, scene.exposures, convention)
+        scores.update({name: float(METRICS[name](p, t)) for name in names})
+    return scores
+
+
+def classical_merger(method: str, gamma: float) -> Merger:
+    return lambda scene: classical_merge(scene.frames, scene.exposures, method, gamma)
+
+
+def network_merger(model: ADNet, convention: Convention, device: torch.device, options: MergeOptions) -> Merger:
+    return lambda scene: merge(model, scene.frames, scene.exposures, convention, device, options)
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text if isinstance(exc, AdnetError) and text else f"{type(exc).__name__}: {text}"
+
+
+def evaluate_scene(ref: SceneRef, mergers: dict[str, Merger], save: Saver | None = None) -> list[Result]:
+    """Run every method on one scene; failures become Results with an error, never exceptions."""
+    try:
+        scene = ref.load()
+    except Exception as exc:  # an unreadable scene fails alone
+        return [Result(ref.name, m, error=_error_line(exc)) for m in mergers]
+    results = []
+    for method, merger in mergers.items():
+        start = time.perf_counter()
+        try:
+            pred = merger(scene)
+            metrics = score_prediction(pred, scene)
+            if save is not None:
+                save(ref.name, method, pred)
+        except Exception as exc:
+            results.append(Result(ref.name, method, error=_error_line(exc)))
+            continue
+        results.append(Result(ref.name, method, metrics, seconds=time.perf_counter() - start))
+    return results
+
+
+def evaluate(
+    refs: Sequence[SceneRef],
+    mergers: dict[str, Merger],
+    save: Saver | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Result]:
+    """Results of this process's share of `refs` (all of them outside torchrun), gathered on every rank
+    in the order of `refs`. progress(done, total) counts this process's scenes."""
+    rank, world = _rank_world()
+    mine = list(refs)[rank::world]
+    results: list[Result] = []
+    for i, ref in enumerate(mine):
+        if progress:
+            progress(i, len(mine))
+        results.extend(evaluate_scene(ref, mergers, save))
+    if progress:
+        progress(len(mine), len(mine))
+    if world > 1:
+        gathered: list[list[Result] | None] = [None] * world
+        dist.all_gather_object(gathered, results)
+        order = {ref.name: i for i, ref in enumerate(refs)}
+        results = sorted((r for part in gathered for r in part or []), key=lambda r: order[r.scene])
+    return results
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """Join the torchrun process group when launched by torchrun: (rank, world size, local rank)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return rank, world, local
+
+
+def means(results: Sequence[Result]) -> dict[str, dict[str, float]]:
+    """Mean of each metric per method over the scenes that succeeded."""
+    out: dict[str, dict[str, float]] = {}
+    for method in dict.fromkeys(r.method for r in results):
+        ok = [r.metrics for r in results if r.method == method and r.error is None]
+        out[method] = {k: float(np.mean([m[k] for m in ok])) for k in (ok[0] if ok else {})}
+    return out
+
+
+def prediction_path(save_dir: Path, scene: str, method: str, suffix: str = ".exr") -> Path:
+    """Where a saved prediction goes: SAVE_DIR/METHOD/SCENE.exr, scene path separators as '__'."""
+    return save_dir / method / (scene.replace("/", "__") + suffix)

@@ -1,0 +1,486 @@
+"""Deterministic synthetic brackets for training: three 8-bit frames and their linear HDR ground truth.
+
+``simulate(seed, config, sources)`` draws everything from one ``np.random.default_rng(seed)``: the same
+seed, config and sources give a bit-identical :class:`Sample`. A sample is made in four steps.
+
+1. Scene: linear radiance on a square canvas (the output crop plus a margin that no warp below reaches
+   past), rendered at ``SS`` x supersampling: procedural dead leaves or, when sources are given, half of
+   the time a crop drawn from a :class:`SceneSource`.
+2. Motion: the medium frame is the reference (identity, objects at their reference positions). Unless the
+   sample is static, short and long each get a global affine warp (translation up to ``max_shift`` px,
+   rotation up to 1.5 degrees, scale 1 +- 0.02) and each of 0..``max_objects`` objects its own translation
+   (up to ``3 * max_shift`` px); objects are alpha layers composited in a fixed depth order. Every frame is
+   warped bilinearly on the supersampled grid, then area-averaged, so all three are filtered alike.
+3. Exposure: the scene is scaled so that 1.0 saturates the medium frame: a drawn 2-20 % of its pixels
+   saturate, with its median signal held within 0.08-0.35. Exposure times are ``1/r1, 1, r2``, r1 and r2
+   log-uniform in ``ratio_range``.
+4. Camera (:func:`capture`): Poisson-Gaussian noise, clipping at 1, gamma response, 8-bit quantisation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from adnet_cli.io import HDR_SUFFIXES, LDR_INPUT_SUFFIXES, read_hdr, read_ldr
+
+SS = 2  # supersampling factor of scene rendering and warping
+MAX_ROTATION_DEG = 1.5
+MAX_SCALE_CHANGE = 0.02
+OBJECT_SHIFT = 3.0  # objects move up to this many times max_shift
+FULLWELL = (2000.0, 20000.0)  # electrons at saturation, log-uniform per sample
+READ_SIGMA = (5e-4, 3e-3)  # read noise in signal units, log-uniform per sample
+SATURATED_FRACTION = (0.02, 0.2)  # target share of saturated medium-frame pixels
+MEDIAN_SIGNAL = (0.08, 0.35)  # bounds on the medium frame's median signal
+NOISE_CELLS = (2.0, 8.0, 32.0)  # value-noise feature sizes of leaf textures, output pixels
+
+# (y0, x0, height, width) of a window on the supersampled canvas -> its (height, width, 3) radiance.
+Texture = Callable[[int, int, int, int], np.ndarray]
+# A moving object on the supersampled canvas: y0, x0 and (h, w, 4) premultiplied radiance and alpha.
+Layer = tuple[int, int, np.ndarray]
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Parameters of :func:`simulate`, explained in the module docstring; ValueError if inconsistent."""
+
+    size: int = 256
+    ratio_range: tuple[float, float] = (2.0, 8.0)
+    gamma: float = 2.24
+    gamma_jitter: float = 0.1
+    gamma_jitter_prob: float = 0.3
+    static_prob: float = 0.25
+    max_shift: float = 6.0
+    max_objects: int = 3
+    noise: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.size >= 4 and 1.0 < self.ratio_range[0] <= self.ratio_range[1]):
+            raise ValueError(f"need size >= 4 and 1 < ratio_range[0] <= ratio_range[1], got {self}")
+        if not (0.0 <= self.gamma_jitter < self.gamma and self.max_shift >= 0 and self.max_objects >= 0):
+            raise ValueError(f"need 0 <= gamma_jitter < gamma, max_shift >= 0, max_objects >= 0, got {self}")
+        if not (0.0 <= self.gamma_jitter_prob <= 1.0 and 0.0 <= self.static_prob <= 1.0):
+            raise ValueError(f"probabilities must lie in [0, 1], got {self}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One synthetic bracket.
+
+    ldrs: (3, S, S, 3) float32 in [0, 1], frames short, medium, long; 8-bit values k/255.
+    exposures: (3,) float64 exposure times, medium == 1.0, strictly increasing.
+    hdr: (S, S, 3) float32 linear radiance as the medium frame sees it (its pose and object positions),
+        noise-free and unclipped; 1.0 is the radiance that just saturates the medium frame.
+    gamma: the camera's response gamma, ``ldr = clip(signal, 0, 1) ** (1 / gamma)``.
+    static: True when all three frames share one geometry.
+    noise_params: (fullwell, read_sigma) given to :func:`capture`; (inf, 0.0) when noise is off.
+    scene: "dead_leaves", or the label of the source crop (e.g. "hdr:/data/room.exr").
+    """
+
+    ldrs: np.ndarray
+    exposures: np.ndarray
+    hdr: np.ndarray
+    gamma: float
+    static: bool
+    noise_params: tuple[float, float] = (math.inf, 0.0)
+    scene: str = "dead_leaves"
+
+
+class SceneSource(Protocol):
+    """Anything that draws linear radiance crops for :func:`simulate`."""
+
+    def draw(self, rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, str]:
+        """A (height, width, 3) float32 linear radiance crop (>= 0, any scale) and a label for it."""
+        ...
+
+
+# ----------------------------------------------------------------------------- folder sources
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float, size: int | None = None) -> np.ndarray:
+    return np.exp(rng.uniform(math.log(lo), math.log(hi), size))
+
+
+def _find(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` (recursively, sorted, dot-files skipped) whose suffix is in ``suffixes``."""
+    found = (p for p in folder.rglob("*") if p.suffix.lower() in suffixes and not p.name.startswith("."))
+    return sorted(p for p in found if p.is_file())
+
+
+def _random_crop(rng: np.random.Generator, image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A random window of ``image`` (H, W, 3) resized to (height, width, 3) float32, randomly mirrored.
+
+    The window is up to 4x the output size (area-averaged) when the image allows; small images are
+    up-sampled.
+    """
+    h, w = image.shape[:2]
+    fit = min(h / height, w / width)
+    zoom = fit if fit <= 1.0 else float(np.exp(rng.uniform(0.0, math.log(min(fit, 4.0)))))
+    ch, cw = min(h, max(1, round(height * zoom))), min(w, max(1, round(width * zoom)))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    interpolation = cv2.INTER_AREA if zoom > 1.0 else cv2.INTER_LINEAR
+    crop = cv2.resize(image[y : y + ch, x : x + cw], (width, height), interpolation=interpolation)
+    return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop, dtype=np.float32)
+
+
+def _load_hdr(path: Path) -> np.ndarray:
+    """A .hdr/.exr file as (H, W, 3) float32 linear radiance, NaN and infinities read as 0."""
+    return np.maximum(np.nan_to_num(read_hdr(path), nan=0.0, posinf=0.0, neginf=0.0), 0.0, dtype=np.float32)
+
+
+def _crop_hdr(rng: np.random.Generator, image: np.ndarray, height: int, width: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if abs(w - 2 * h) <= 0.01 * w:  # equirectangular: the middle half of the rows, away from the poles
+        image = image[h // 4 : h - h // 4]
+    return _random_crop(rng, image, height, width) * np.float32(_loguniform(rng, 0.25, 4.0))
+
+
+def _load_ldr(path: Path) -> np.ndarray:
+    """An 8/16-bit photo as (H, W, 3) float32 linear values in [0, 1] (inverse sRGB curve)."""
+    x = read_ldr(path).pixels
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _crop_ldr(rng: np.random.Generator, image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A crop of a linearised photo with synthetic highlights, since an 8-bit photo has no range above white.
+
+    Near-white pixels (clipped by the camera that took the photo) and 1-3 soft Gaussian blobs are each
+    multiplied by a factor log-uniform in [4, 64], blended smoothly. Returns (height, width, 3) float32.
+    """
+    linear = _random_crop(rng, image, height, width)
+    gain = 1.0 + (_loguniform(rng, 4.0, 64.0) - 1.0) * np.clip((linear.max(-1) - 0.6) / 0.4, 0.0, 1.0) ** 2
+    ys, xs = np.arange(height, dtype=np.float32) / height, np.arange(width, dtype=np.float32) / width
+    for _ in range(int(rng.integers(1, 4))):
+        (cy, cx), (sy, sx) = rng.random(2), rng.uniform(0.05, 0.3, 2)
+        blob = np.exp(-0.5 * ((ys - cy) / sy) ** 2)[:, None] * np.exp(-0.5 * ((xs - cx) / sx) ** 2)[None, :]
+        gain *= 1.0 + (_loguniform(rng, 4.0, 64.0) - 1.0) * blob
+    return (linear * gain[..., None]).astype(np.float32)
+
+
+class _FolderSource:
+    """Image files found under a folder (recursively), decoded on first use and kept in an LRU cache of
+    ``cache_size`` images (a 4K panorama takes about 100 MB). Undecodable files raise InputError on draw."""
+
+    def __init__(
+        self, folder: Path, suffixes: tuple[str, ...], label: str, cache_size: int,
+        load: Callable[[Path], np.ndarray], crop: Callable[..., np.ndarray],
+    ) -> None:
+        self.folder, self.label, self.cache_size = Path(folder), label, cache_size
+        self._load, self._crop = load, crop
+        self.files = _find(self.folder, suffixes) if self.folder.is_dir() else []
+        if not self.files:
+            raise ValueError(f"{self.folder}: no {'/'.join(suffixes)} files found")
+        self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
+
+    def draw(self, rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, str]:
+        """A (height, width, 3) float32 linear crop of a randomly chosen file, and "<kind>:<path>"."""
+        path = self.files[int(rng.integers(len(self.files)))]
+        if path not in self._cache:
+            self._cache[path] = self._load(path)
+            while len(self._cache) > max(1, self.cache_size):
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(path)
+        return self._crop(rng, self._cache[path], height, width), f"{self.label}:{path}"
+
+
+class HdrFolderSource(_FolderSource):
+    """Crops of .hdr/.exr files (:func:`adnet_cli.io.read_hdr`): a random file, window (of a 2:1 panorama
+    only the middle half of the rows), mirror flip and radiance scale (log-uniform in [1/4, 4])."""
+
+    def __init__(self, folder: Path, cache_size: int = 8) -> None:
+        super().__init__(folder, HDR_SUFFIXES, "hdr", cache_size, _load_hdr, _crop_hdr)
+
+
+class LdrFolderSource(_FolderSource):
+    """Crops of .png/.jpg/.tif photos (:func:`adnet_cli.io.read_ldr`), linearised with the inverse sRGB
+    curve, cropped like HdrFolderSource and given highlights above white (see :func:`_crop_ldr`)."""
+
+    def __init__(self, folder: Path, cache_size: int = 8) -> None:
+        super().__init__(folder, LDR_INPUT_SUFFIXES, "ldr", cache_size, _load_ldr, _crop_ldr)
+
+
+def sources_from_folder(folder: Path) -> list[SceneSource]:
+    """[HdrFolderSource] if ``folder`` holds .hdr/.exr files, [LdrFolderSource] if it holds LDR photos,
+    both if both (searched recursively). ValueError if it holds neither or is not a folder."""
+    folder = Path(folder)
+    found = [folder.is_dir() and bool(_find(folder, kinds)) for kinds in (HDR_SUFFIXES, LDR_INPUT_SUFFIXES)]
+    if not any(found):
+        kinds = ", ".join(HDR_SUFFIXES + LDR_INPUT_SUFFIXES)
+        raise ValueError(f"{folder}: not a folder holding scene images ({kinds})")
+    return [cls(folder) for cls, ok in zip((HdrFolderSource, LdrFolderSource), found) if ok]
+
+
+# ----------------------------------------------------------------------------- dead leaves
+
+
+def _outlines(rng: np.random.Generator, centres: np.ndarray, radii: np.ndarray, k: int) -> np.ndarray:
+    """Random discs, ellipses, rectangles and 3-8-gons of the given centres (n, 2) (x, y) and radii (n,),
+    output pixels, as (n, k, 2) int32 vertices on the supersampled grid in cv2 fixed point (shift 4)."""
+    n = len(radii)
+    kind = rng.integers(0, 4, n)  # 0 disc, 1 ellipse, 2 rectangle, 3 polygon
+    theta = 2 * np.pi * np.arange(k) / k
+    circle = np.stack([np.cos(theta), np.sin(theta)], -1)
+    unit = np.broadcast_to(circle, (n, k, 2)).copy()
+    unit[kind == 2] = circle / np.abs(circle).max(-1, keepdims=True)  # k divisible by 8 hits the corners
+    poly = kind == 3
+    corners = rng.integers(3, 9, int(poly.sum()))[:, None]
+    angles = np.where(np.arange(8) < corners, rng.uniform(0, 2 * np.pi, (len(corners), 8)), np.inf)
+    slot = np.arange(k) * corners // k  # each polygon vertex repeated to fill the k slots
+    a = np.take_along_axis(np.sort(angles, axis=1), slot, 1)
+    rho = np.take_along_axis(rng.uniform(0.6, 1.0, (len(corners), 8)), slot, 1)
+    unit[poly] = np.stack([np.cos(a), np.sin(a)], -1) * rho[..., None]
+    x = unit[..., 0] * radii[:, None]
+    y = unit[..., 1] * (radii * np.where(kind == 0, 1.0, rng.uniform(0.3, 1.0, n)))[:, None]
+    phi = rng.uniform(0, np.pi, (n, 1))
+    cos, sin = np.cos(phi), np.sin(phi)
+    points = np.stack([cos * x - sin * y + centres[:, :1], sin * x + cos * y + centres[:, 1:]], -1)
+    return np.round((points * SS + (SS - 1) / 2) * 16).astype(np.int32)
+
+
+def _leaf_table(rng: np.random.Generator, centres: np.ndarray, radii: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-leaf appearance: (n,) arrays ((n, 3) for tint), float32 except the int ``field``.
+
+    Log10 radiance is uniform on [-4, 0] or on [0, 1] with equal odds: five decades, the bright side
+    short so that the short frame can hold most highlights. Tint: per-channel log-normal, mean 1.
+    Textures: a log-linear gradient pivoting on the leaf centre (half the leaves, up to e**2 across),
+    sinusoidal stripes (30 %, period 3-30 px), multiplicative value noise (70 %, one of three scales).
+    """
+    n, f32 = len(radii), np.float32
+    log10 = np.where(rng.random(n) < 0.5, rng.uniform(0.0, 1.0, n), rng.uniform(-4.0, 0.0, n))
+    tint = np.exp(rng.uniform(0.0, 0.5, (n, 1)) * rng.standard_normal((n, 3)))
+    slope, direction = (rng.random(n) < 0.5) * rng.uniform(0.0, 1.0, n) / radii, rng.uniform(0, 2 * np.pi, n)
+    gx, gy = slope * np.cos(direction), slope * np.sin(direction)
+    wave, orient = 2 * np.pi / _loguniform(rng, 3.0, 30.0, n), rng.uniform(0, np.pi, n)
+    return {
+        "log_r": (log10 * math.log(10) - gx * centres[:, 0] - gy * centres[:, 1]).astype(f32),
+        "tint": (tint / tint.mean(1, keepdims=True)).astype(f32),
+        "gx": gx.astype(f32),
+        "gy": gy.astype(f32),
+        "stripe": ((rng.random(n) < 0.3) * rng.uniform(0.3, 0.9, n)).astype(f32),
+        "kx": (wave * np.cos(orient)).astype(f32),
+        "ky": (wave * np.sin(orient)).astype(f32),
+        "phase": rng.uniform(0, 2 * np.pi, n).astype(f32),
+        "noise": ((rng.random(n) < 0.7) * rng.uniform(-0.8, 0.8, n)).astype(f32),
+        "field": rng.integers(0, len(NOISE_CELLS), n),
+    }
+
+
+def _shade(
+    table: dict[str, np.ndarray], ids: np.ndarray, y0: int, x0: int, fields: np.ndarray, light: np.ndarray
+) -> np.ndarray:
+    """Radiance (h, w, 3) float32 of the supersampled-canvas window at (y0, x0) showing leaves ``ids``
+    ((h, w) indices into ``table``); ``fields`` (3, H, W) value noise and ``light`` (H, W) log illumination
+    cover the whole canvas."""
+    h, w = ids.shape
+    y = ((np.arange(y0, y0 + h, dtype=np.float32) - (SS - 1) / 2) / SS)[:, None]
+    x = ((np.arange(x0, x0 + w, dtype=np.float32) - (SS - 1) / 2) / SS)[None, :]
+    at = {name: np.take(values, ids) for name, values in table.items() if name != "tint"}
+    log_r = at["log_r"] + at["gx"] * x + at["gy"] * y + light[y0 : y0 + h, x0 : x0 + w]
+    log_r += np.log1p(at["stripe"] * np.sin(at["kx"] * x + at["ky"] * y + at["phase"]))
+    log_r += at["noise"] * np.take_along_axis(fields[:, y0 : y0 + h, x0 : x0 + w], at["field"][None], 0)[0]
+    return np.exp(log_r)[..., None] * np.take(table["tint"], ids, axis=0)
+
+
+def _dead_leaves(rng: np.random.Generator, canvas: int) -> tuple[np.ndarray, Texture]:
+    """Dead-leaves radiance (canvas*SS, canvas*SS, 3) float32 and a texture for object layers.
+
+    Leaf radii follow p(r) ~ r**-3 (scale invariant) from 1 px to the canvas size; leaves are painted
+    back to front over one canvas-wide leaf until their areas sum to 2.2 canvases. 1-5 small emitters
+    (radius 1-4 px, 50-1000x the median radiance, unlit) go on top; a log-linear illumination gradient of
+    up to 1.5 decades across the canvas lights everything else.
+    """
+    n2, rmax = canvas * SS, float(canvas)
+    n = int(2.2 * canvas**2 / (0.65 * math.pi * 2 * math.log(rmax)))  # 2 ln(rmax) = E[r**2]; 0.65: shape area
+    n_emit = int(rng.integers(1, 6))
+    radii = (1.0 - rng.random(n) * (1.0 - rmax**-2)) ** -0.5  # inverse CDF of r**-3 on [1, rmax]
+    radii = np.concatenate([[rmax], radii, rng.uniform(1, 4, n_emit)])
+    centres = np.concatenate([[[canvas / 2, canvas / 2]], rng.uniform(0, canvas, (n + n_emit, 2))])
+    table = _leaf_table(rng, centres, radii)
+    small, big = _outlines(rng, centres, radii, 16), radii >= 10
+    large = iter(_outlines(rng, centres[big], radii[big], 64))  # more vertices where they show
+    ids = np.zeros((n2, n2), np.int32)
+    for i in range(1, len(radii)):
+        cv2.fillPoly(ids, [next(large) if big[i] else small[i]], i, cv2.LINE_8, 4)
+    ids = ids.astype(np.intp)
+    grids = [rng.uniform(-1, 1, (math.ceil(n2 / (c * SS)) + 2,) * 2).astype(np.float32) for c in NOISE_CELLS]
+    fields = np.stack([cv2.resize(g, (n2, n2), interpolation=cv2.INTER_CUBIC) for g in grids])  # value noise
+    angle, decades = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 1.5)
+    ramp = np.linspace(-0.5, 0.5, n2, dtype=np.float32) * np.float32(decades * math.log(10))
+    light = ramp[None, :] * np.float32(math.cos(angle)) + ramp[:, None] * np.float32(math.sin(angle))
+    radiance = _shade(table, ids, 0, 0, fields, light)
+    emitter = ids > n
+    power = float(np.median(radiance[::4, ::4].mean(-1))) * _loguniform(rng, 50.0, 1000.0, n_emit)
+    radiance[emitter] = power.astype(np.float32)[ids[emitter] - n - 1, None] * table["tint"][ids[emitter]]
+
+    def texture(y0: int, x0: int, h: int, w: int) -> np.ndarray:
+        centre = (np.array([[x0 + w / 2, y0 + h / 2]]) - (SS - 1) / 2) / SS
+        leaf = _leaf_table(rng, centre, np.array([max(h, w) / (2 * SS)]))
+        return _shade(leaf, np.zeros((h, w), np.intp), y0, x0, fields, light)
+
+    return radiance, texture
+
+
+# ----------------------------------------------------------------------------- motion and frames
+
+
+def _margin(config: SimulatorConfig) -> int:
+    """Canvas border (output px) that no camera warp or object shift samples past."""
+    swing = MAX_SCALE_CHANGE + 2 * math.sin(math.radians(MAX_ROTATION_DEG) / 2) * (1 + MAX_SCALE_CHANGE)
+    return math.ceil((1 + OBJECT_SHIFT) * config.max_shift + config.size / math.sqrt(2) * swing) + 2
+
+
+def _object(rng: np.random.Generator, size: int, margin: int, texture: Texture) -> Layer:
+    """An object of radius 8-30 % of ``size``, centred inside the output crop, at its reference position."""
+    n2 = (size + 2 * margin) * SS
+    centre, radius = margin + rng.uniform(0, size, (1, 2)), np.array([rng.uniform(0.08, 0.3) * size])
+    points = _outlines(rng, centre, radius, 64)[0]
+    lo, hi = np.clip(points.min(0) // 16 - 1, 0, n2), np.clip(points.max(0) // 16 + 2, 0, n2)
+    mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.float32)
+    cv2.fillPoly(mask, [points - lo * 16], 1.0, cv2.LINE_8, 4)
+    radiance = texture(int(lo[1]), int(lo[0]), *mask.shape)
+    return int(lo[1]), int(lo[0]), np.dstack([radiance * mask[..., None], mask])
+
+
+def _disc(rng: np.random.Generator, radius: float) -> np.ndarray:
+    """A (2,) point (x, y) uniform in the disc of ``radius`` output px, in supersampled px."""
+    r, a = radius * SS * math.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
+    return np.array([r * math.cos(a), r * math.sin(a)])
+
+
+def _camera(rng: np.random.Generator, config: SimulatorConfig, margin: int) -> np.ndarray:
+    """(2, 3) inverse map from a moved camera's crop pixels to canvas positions, both supersampled."""
+    angle = math.radians(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG))
+    lin = (1.0 + rng.uniform(-MAX_SCALE_CHANGE, MAX_SCALE_CHANGE)) * np.array(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    )
+    centre = ((config.size + 2 * margin) * SS - 1) / 2  # rotate and scale about the canvas centre
+    offset = lin @ np.full(2, margin * SS - centre) + centre + _disc(rng, config.max_shift)
+    return np.hstack([lin, offset[:, None]])
+
+
+def _composite(frame: np.ndarray, layer: Layer, matrix: np.ndarray, shift: np.ndarray) -> None:
+    """Paint ``layer`` moved by ``shift`` (SS px, x/y) over ``frame`` (SS grid) in place, via ``matrix``."""
+    y0, x0, rgba = layer
+    lin, offset = matrix[:, :2], matrix[:, 2] - shift - (x0, y0)  # frame pixel -> layer pixel
+    h, w = rgba.shape[:2]
+    corners = (np.array([[0, 0], [w, 0], [0, h], [w, h]]) - offset) @ np.linalg.inv(lin).T  # into the frame
+    lo = np.maximum(np.floor(corners.min(0)).astype(int) - 2, 0)
+    hi = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, frame.shape[1::-1])
+    if np.any(hi <= lo):
+        return
+    m = np.hstack([lin, (lin @ lo + offset)[:, None]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(rgba, m, (int(hi[0] - lo[0]), int(hi[1] - lo[1])), flags=flags)
+    region = frame[lo[1] : hi[1], lo[0] : hi[0]]
+    region *= 1.0 - warped[..., 3:]
+    region += warped[..., :3]
+
+
+def _render(
+    background: np.ndarray, layers: list[Layer], matrix: np.ndarray, shifts: list[np.ndarray], size: int
+) -> np.ndarray:
+    """One frame's (size, size, 3) float32 radiance: the background through ``matrix``, objects over it."""
+    s2, lin, offset = size * SS, matrix[:, :2], matrix[:, 2]
+    if np.array_equal(lin, np.eye(2)) and np.array_equal(offset, np.round(offset)):  # an exact slice
+        frame = background[int(offset[1]) : int(offset[1]) + s2, int(offset[0]) : int(offset[0]) + s2].copy()
+    else:
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        frame = cv2.warpAffine(background, matrix, (s2, s2), flags=flags, borderMode=cv2.BORDER_REFLECT)
+    for layer, shift in zip(layers, shifts):
+        _composite(frame, layer, matrix, shift)
+    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+
+
+# ----------------------------------------------------------------------------- exposure and camera
+
+
+def _exposure_scale(rng: np.random.Generator, medium: np.ndarray) -> float:
+    """Factor putting the medium frame's radiance (S, S, 3) on the output scale (1.0 saturates it)."""
+    white = float(np.quantile(medium.max(-1)[::2, ::2], 1.0 - rng.uniform(*SATURATED_FRACTION)))
+    median = float(np.median(medium[::2, ::2]))
+    if median > 0:
+        white = min(max(white, median / MEDIAN_SIGNAL[1]), median / MEDIAN_SIGNAL[0])
+    white = white if white > 0 else float(medium.max())
+    return 1.0 / white if white > 0 else 1.0
+
+
+def capture(
+    signal: np.ndarray, gamma: float, noise_params: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """The camera: linear signal (any shape, 1.0 = saturation) -> 8-bit LDR values k/255, float32.
+
+    ``noise_params = (fullwell, read_sigma)``: electrons ~ Poisson(signal * fullwell) (drawn as a normal
+    of the same mean and variance above 100 electrons, where the two are indistinguishable), value =
+    electrons / fullwell + Normal(0, read_sigma); so in signal units the noise has mean 0 and variance
+    ``signal / fullwell + read_sigma**2``. ``fullwell = inf`` means no noise. The value is then clipped
+    to [0, 1], mapped through ``ldr = value ** (1 / gamma)`` and rounded to ``round(ldr * 255) / 255``.
+    """
+    fullwell, read_sigma = noise_params
+    value = np.asarray(signal, dtype=np.float64)
+    if math.isfinite(fullwell):
+        value = np.maximum(value, 0.0)
+        z = rng.standard_normal(value.shape, dtype=np.float32)
+        few = value * fullwell < 100  # exact Poisson here; shot and read noise as one normal elsewhere
+        noisy = value + np.sqrt(value / fullwell + read_sigma**2) * z
+        noisy[few] = rng.poisson(value[few] * fullwell) / fullwell + z[few] * read_sigma
+        value = noisy
+    ldr = np.clip(value, 0.0, 1.0).astype(np.float32) ** np.float32(1.0 / gamma)
+    return np.round(ldr * 255) / np.float32(255)
+
+
+def _checked(radiance: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A source's crop as (height, width, 3) float32 >= 0 (NaN/inf -> 0); ValueError on a wrong shape."""
+    if radiance.shape != (height, width, 3):
+        raise ValueError(f"scene source returned shape {radiance.shape}, expected {(height, width, 3)}")
+    return np.maximum(np.nan_to_num(radiance, nan=0.0, posinf=0.0, neginf=0.0), 0.0, dtype=np.float32)
+
+
+def simulate(
+    seed: int, config: SimulatorConfig = SimulatorConfig(), sources: Sequence[SceneSource] = ()
+) -> Sample:
+    """A synthetic bracket (see :class:`Sample` and the module docstring), a pure function of its arguments.
+
+    Without sources the scene is procedural dead leaves; with sources, half of the samples take their
+    scene from one of them, chosen at random (moving objects are then textured from it too).
+    """
+    rng = np.random.default_rng(seed)
+    static = bool(rng.random() < config.static_prob)
+    r1, r2 = _loguniform(rng, *config.ratio_range, 2)
+    exposures = np.array([1.0 / r1, 1.0, r2])
+    gamma = float(config.gamma)
+    if rng.random() < config.gamma_jitter_prob:
+        gamma += float(rng.uniform(-config.gamma_jitter, config.gamma_jitter))
+    noise = (math.inf, 0.0)
+    if config.noise:
+        noise = (float(_loguniform(rng, *FULLWELL)), float(_loguniform(rng, *READ_SIGMA)))
+    margin = _margin(config)
+    n2 = (config.size + 2 * margin) * SS
+    if sources and rng.random() < 0.5:
+        source = sources[int(rng.integers(len(sources)))]
+        crop, scene = source.draw(rng, n2, n2)
+        background = _checked(crop, n2, n2)
+
+        def texture(y0: int, x0: int, h: int, w: int) -> np.ndarray:
+            return _checked(source.draw(rng, h, w)[0], h, w)
+
+    else:
+        (background, texture), scene = _dead_leaves(rng, config.size + 2 * margin), "dead_leaves"
+    n_objects = int(rng.integers(0, config.max_objects + 1))
+    layers = [_object(rng, config.size, margin, texture) for _ in range(n_objects)]
+    identity = np.array([[1.0, 0.0, margin * SS], [0.0, 1.0, margin * SS]])
+    medium = _render(background, layers, identity, [np.zeros(2)] * len(layers), config.size)
+    moved = [medium, medium]
+    for i in range(0 if static else 2):
+        shifts = [_disc(rng, OBJECT_SHIFT * config.max_shift) for _ in layers]
+        moved[i] = _render(background, layers, _camera(rng, config, margin), shifts, config.size)
+    scale = np.float32(_exposure_scale(rng, medium))
+    radiance = [(frame * scale).astype(np.float32) for frame in (moved[0], medium, moved[1])]
+    ldrs = np.stack([capture(r * t, gamma, noise, rng) for r, t in zip(radiance, exposures)])
+    return Sample(ldrs, exposures, radiance[1], gamma, static, noise, scene)

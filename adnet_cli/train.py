@@ -1,0 +1,221 @@
+"""Training ADNet: the paper's recipe (mu-law L1, Adam, step decay), single process or DDP under torchrun.
+
+Outputs in ``out_dir``: ``weights.safetensors`` (for ``adnet merge --weights``), ``state.pt`` (model,
+optimiser, scheduler and step, for resuming) and ``log.jsonl`` (one JSON object per logged event).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from adnet_cli.model import ADNet, ADNetConfig
+from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
+from adnet_cli.train_data import DataSpec, SampleSource, make_batch
+from adnet_cli.validation import validation_set, score
+from adnet_cli.weights import read_state_dict, save_weights
+
+MU = 5000.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. Defaults follow the paper where it says (crop, lr, loss)."""
+
+    out_dir: Path
+    data: tuple[str, ...] = ("synthetic",)
+    steps: int = 1000
+    batch_size: int = 16
+    crop: int = 256
+    lr: float = 1e-4
+    lr_decay_every: int = 0  # steps between x0.1 decays; 0 = at 2/3 of the run
+    seed: int = 0
+    convention: Convention = "kalantari"
+    model: ADNetConfig = ADNetConfig()
+    val_every: int = 200
+    val_count: int = 8
+    val_size: int = 256
+    checkpoint_every: int = 100
+    amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU
+    init: str | None = None  # weights to fine-tune from
+    device: str = "auto"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """What the loop reports: kind is "step", "validation" or "checkpoint"."""
+
+    kind: str
+    step: int
+    values: dict[str, float | str]
+
+
+def mu_tonemap(x: torch.Tensor) -> torch.Tensor:
+    """T(x) = log(1 + 5000 x) / log(1 + 5000) for x >= 0 (negative values clamp to 0)."""
+    return torch.log1p(MU * x.clamp(min=0)) / math.log1p(MU)
+
+
+def hdr_loss(pred: torch.Tensor, hdr: torch.Tensor, exposures: torch.Tensor, convention: Convention) -> torch.Tensor:
+    """Mu-law L1 between the prediction and the ground truth in the network's output domain.
+
+    kalantari: T(x) directly (the domain is linear, 1.0 = shortest frame's white).
+    ntire: as the NTIRE code, linearise (gamma 2.24), divide by the ground truth's 99th percentile,
+    bound with tanh, then T.
+    """
+    target = from_linear(hdr, exposures, convention)
+    if convention == "kalantari":
+        return (mu_tonemap(pred) - mu_tonemap(target)).abs().mean()
+    g = GAMMA["ntire"]
+    norm = torch.quantile(hdr.flatten(1), 0.99, dim=1).clamp(min=1e-6).view(-1, 1, 1, 1)
+    p, t = pred.clamp(min=0).pow(g) / norm, target.pow(g) / norm
+    return (mu_tonemap(torch.tanh(p)) - mu_tonemap(torch.tanh(t))).abs().mean()
+
+
+@dataclass
+class _Run:
+    """The mutable pieces of one run (not carried between runs)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.StepLR
+    step: int
+
+
+def _device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(name)
+
+
+def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _Run:
+    torch.manual_seed(config.seed)
+    model = ADNet(config.model, deform_backend="auto").to(device)
+    if config.init and resume is None:
+        state, _ = read_state_dict(Path(config.init))
+        model.load_state_dict(state, strict=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    decay = config.lr_decay_every or max(1, (2 * config.steps) // 3)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=decay, gamma=0.1)
+    run = _Run(model, optimizer, scheduler, 0)
+    if resume is not None:
+        state = torch.load(resume, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"], strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        run.step = int(state["step"])
+    return run
+
+
+def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int) -> Path:
+    out = config.out_dir
+    model = run.model.module if hasattr(run.model, "module") else run.model
+    extra = {
+        "adnet.steps": str(run.step),
+        "adnet.images_seen": str(images),
+        "adnet.data": ",".join(config.data),
+        "adnet.crop": str(config.crop),
+        **{f"adnet.val.{k}": f"{v:.4f}" for k, v in metrics.items()},
+        **config.extra,
+    }
+    save_weights(out / "weights.safetensors", model, config.convention, extra)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "step": run.step,
+    }
+    tmp = out / ".state.pt.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / "state.pt")
+    return out / "weights.safetensors"
+
+
+def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: None, resume: Path | None = None) -> dict[str, float]:
+    """Run (or continue) training; returns the last validation metrics (rank 0; {} elsewhere).
+
+    Under torchrun (WORLD_SIZE > 1) each process trains on its own batches of `batch_size`
+    (so the global batch is world_size x batch_size) with DistributedDataParallel.
+    """
+    world, rank, local_rank = (int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", 1), ("RANK", 0), ("LOCAL_RANK", 0)))
+    device = _device(config.device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    run = _build(config, device, resume)
+    if world > 1:
+        run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=[device.index] if device.type == "cuda" else None)
+    source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention])
+    val = validation_set(config.val_count, config.val_size) if rank == 0 else []
+    metrics: dict[str, float] = {}
+    log = (config.out_dir / "log.jsonl").open("a") if rank == 0 else None
+    try:
+        while run.step < config.steps:
+            loss, seconds = _train_step(config, run, source, device, rank)
+            images = run.step * config.batch_size * world
+            _emit(report, log, TrainEvent("step", run.step, {"loss": loss, "lr": run.scheduler.get_last_lr()[0], "images_per_s": config.batch_size * world / seconds}), rank)
+            last = run.step == config.steps
+            if rank == 0 and (run.step % config.val_every == 0 or last) and val:
+                metrics = score(_unwrap(run.model), val, config.convention, device)
+                _emit(report, log, TrainEvent("validation", run.step, dict(metrics)), rank)
+            if rank == 0 and (run.step % config.checkpoint_every == 0 or last):
+                path = _save(config, run, metrics, images)
+                _emit(report, log, TrainEvent("checkpoint", run.step, {"path": str(path)}), rank)
+    finally:
+        if log:
+            log.close()
+        if world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+    return metrics
+
+
+def _unwrap(model: torch.nn.Module) -> ADNet:
+    return model.module if hasattr(model, "module") else model  # type: ignore[return-value]
+
+
+def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: torch.device, rank: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    batch = make_batch(source, config.seed, run.step, rank, config.batch_size)
+    ldrs, hdr = batch.ldrs.to(device), batch.hdr.to(device)
+    exposures, gamma = batch.exposures.to(device), batch.gamma.to(device)
+    run.model.train()
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if (config.amp and device.type == "cuda") else torch.autocast("cpu", enabled=False)
+    with amp:
+        pred = run.model(*build_inputs(ldrs, exposures, config.convention, gamma))
+    loss = hdr_loss(pred.float(), hdr, exposures, config.convention)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.scheduler.step()
+    run.step += 1
+    value = loss.detach()
+    if dist.is_initialized():
+        dist.all_reduce(value)
+        value /= dist.get_world_size()
+    return float(value), time.perf_counter() - start
+
+
+def _emit(report: Callable[[TrainEvent], None], log, event: TrainEvent, rank: int) -> None:
+    if rank != 0:
+        return
+    report(event)
+    if log is not None:
+        log.write(json.dumps({"event": event.kind, "step": event.step, **event.values, "time": time.time()}) + "\n")
+        log.flush()
+
+
+def config_summary(config: TrainConfig) -> dict[str, object]:
+    """The run's settings as plain JSON-able values (for logs and the weights card)."""
+    d = asdict(config)
+    d["out_dir"] = str(config.out_dir)
+    return d
+

@@ -1,0 +1,126 @@
+"""Training: the loss goes down, resuming continues the same curve, DDP runs on two CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from adnet_cli.cli import app
+from adnet_cli.model import ADNet, ADNetConfig
+from adnet_cli.preprocess import build_inputs, from_linear
+from adnet_cli.train import TrainConfig, hdr_loss, train
+from adnet_cli.train_data import DataSpec, SampleSource, make_batch
+from adnet_cli.weights import load_weights
+
+TINY = ADNetConfig(nf=16, growth=8, dense_layers=2, groups=2)
+TINY_ARGS = ["--width", "16,8,2,2", "--crop", "32", "--batch-size", "2", "--val-count", "1", "--val-size", "64",
+             "--device", "cpu"]
+
+
+def tiny_config(out: Path, steps: int, **kw) -> TrainConfig:
+    base = dict(out_dir=out, steps=steps, batch_size=2, crop=32, model=TINY, val_every=1000, val_count=1,
+                val_size=64, checkpoint_every=2, device="cpu", lr=1e-3)
+    return TrainConfig(**{**base, **kw})
+
+
+def losses(out: Path) -> list[float]:
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return [e["loss"] for e in lines if e["event"] == "step"]
+
+
+def test_loss_is_zero_for_a_perfect_prediction_and_positive_otherwise():
+    hdr = torch.rand(2, 3, 8, 8) * 3
+    exposures = torch.tensor([[0.25, 1.0, 4.0]] * 2, dtype=torch.float64)
+    for convention in ("kalantari", "ntire"):
+        perfect = from_linear(hdr, exposures, convention)
+        assert hdr_loss(perfect, hdr, exposures, convention).item() == pytest.approx(0, abs=1e-7)
+        assert hdr_loss(perfect * 1.5, hdr, exposures, convention).item() > 1e-3
+
+
+def test_a_few_steps_on_a_fixed_batch_lower_the_loss():
+    torch.manual_seed(0)
+    model = ADNet(TINY, deform_backend="torch")
+    source = SampleSource([DataSpec.parse("synthetic")], crop=32, nominal_gamma=2.2)
+    batch = make_batch(source, seed=5, step=0, rank=0, batch_size=2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    values = []
+    for _ in range(20):
+        pred = model(*build_inputs(batch.ldrs, batch.exposures, "kalantari", batch.gamma))
+        loss = hdr_loss(pred, batch.hdr, batch.exposures, "kalantari")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        values.append(loss.item())
+    assert min(values[-3:]) < 0.75 * values[0], values
+
+
+def test_batches_are_a_function_of_seed_step_and_rank():
+    source = SampleSource([DataSpec.parse("synthetic")], crop=32, nominal_gamma=2.2)
+    a, b = make_batch(source, 1, 3, 0, 2), make_batch(source, 1, 3, 0, 2)
+    assert torch.equal(a.ldrs, b.ldrs) and torch.equal(a.hdr, b.hdr)
+    assert not torch.equal(a.ldrs, make_batch(source, 1, 3, 1, 2).ldrs)
+    assert not torch.equal(a.ldrs, make_batch(source, 1, 4, 0, 2).ldrs)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_after_checkpoint(step: int):
+    def report(event):
+        if event.kind == "checkpoint" and event.step == step:
+            raise Killed
+
+    return report
+
+
+def test_resume_continues_the_same_loss_curve(tmp_path: Path):
+    """A run killed right after its step-2 checkpoint and resumed matches one that never stopped."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(tiny_config(straight, 4))
+    with pytest.raises(Killed):
+        train(tiny_config(split, 4), kill_after_checkpoint(2))
+    assert len(losses(split)) == 2
+    train(tiny_config(split, 4), resume=split / "state.pt")
+    assert len(losses(straight)) == 4
+    assert losses(split) == pytest.approx(losses(straight), rel=1e-6, abs=1e-7)
+    a = load_weights(str(straight / "weights.safetensors")).model.state_dict()
+    b = load_weights(str(split / "weights.safetensors")).model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_cli_train_writes_loadable_weights_with_validation(tmp_path: Path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "2", "--val-every", "2", *TINY_ARGS])
+    assert result.exit_code == 0, result.output
+    loaded = load_weights(str(out / "weights.safetensors"))
+    assert loaded.convention == "kalantari" and loaded.model.config == TINY
+    assert loaded.metadata["adnet.steps"] == "2" and "adnet.val.psnr_mu" in loaded.metadata
+    events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert events.count("step") == 2 and "validation" in events and "checkpoint" in events
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--data", "imagenet"], "unknown data source"),
+                                                (["--resume"], "does not exist"), (["--crop", "30"], "multiple of 4")])
+def test_cli_train_bad_options(tmp_path: Path, args, message):
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "x"), *TINY_ARGS, *args])
+    assert result.exit_code != 0
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_ddp_on_two_cpu_processes(tmp_path: Path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+           "-m", "adnet_cli", "train", "--out", str(out), "--steps", "2", "--quiet", *TINY_ARGS]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(losses(out)) == 2  # rank 0 logs the all-reduced loss once per step
+    assert load_weights(str(out / "weights.safetensors")).metadata["adnet.images_seen"] == "8"  # 2 steps x 2 ranks x 2
