@@ -19,7 +19,7 @@ from adnet_cli.cli.merge import BackendChoice, ConventionChoice
 from adnet_cli.datasets import LAYOUTS, detect_layout, find_scenes
 from adnet_cli.errors import OutputError
 from adnet_cli.evaluate import (
-    DATASET_GAMMA, Merger, Result, Saver, classical_merger, evaluate, init_distributed, means, network_merger,
+    DATASET_GAMMA, KALANTARI_METRICS, NTIRE_METRICS, Merger, Result, Saver, classical_merger, evaluate, init_distributed, means, network_merger,
     prediction_path, primary_metrics,
 )
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, resolve_device
@@ -28,6 +28,7 @@ from adnet_cli.tonemap import preview
 from adnet_cli.weights import load_weights
 
 Layout = Enum("Layout", {name.replace("-", "_"): name for name in ("auto", *LAYOUTS)}, type=str)  # type: ignore[misc]
+METRIC_ORDER = (*KALANTARI_METRICS, *NTIRE_METRICS)
 Method = Enum("Method", {name: name for name in ("adnet", *CLASSICAL)}, type=str)  # type: ignore[misc]
 
 
@@ -106,30 +107,41 @@ def _saver(save_dir: Path) -> Saver:
     return save
 
 
+def _means_table(mean: dict[str, dict[str, float]], layout: str) -> Table:
+    """Mean of every metric per method; the layout's customary metrics first."""
+    names = [*primary_metrics(layout), *(n for n in METRIC_ORDER if n not in primary_metrics(layout))]
+    table = Table(title="mean over scenes (PSNR in dB; definitions in the README)", title_justify="left")
+    table.add_column("method")
+    for n in names:
+        table.add_column(n.replace("NTIRE ", "NTIRE\n"), justify="right")
+    for method, values in mean.items():
+        table.add_row(method, *[_fmt(values[n]) if n in values else "-" for n in names])
+    return table
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) <= 1.0 else f"{value:.2f}"
 
 
 def _report(found: list[Result], methods: list[str], layout: str, dataset: Path, json_path: Path | None,
             csv_path: Path | None) -> None:
-    names = primary_metrics(layout)
-    table = Table(title=f"{dataset} ({layout} layout; PSNR in dB; see README for the metric definitions)")
+    headline = primary_metrics(layout)[0]
+    table = Table(title=f"{headline} (dB) per scene, {layout} layout: {dataset}", title_justify="left")
     table.add_column("scene")
     for m in methods:
-        for n in names:
-            table.add_column(f"{m}\n{n}", justify="right")
+        table.add_column(m, justify="right")
     by_scene: dict[str, dict[str, Result]] = {}
     for r in found:
         by_scene.setdefault(r.scene, {})[r.method] = r
     for scene, row in by_scene.items():
-        cells = [("failed" if row[m].error else _fmt(row[m].metrics[n])) for m in methods for n in names]
-        table.add_row(scene, *cells)
+        table.add_row(scene, *[("failed" if row[m].error else _fmt(row[m].metrics[headline])) for m in methods])
     mean = means(found)
-    table.add_row("[bold]mean[/]", *[_fmt(mean[m][n]) if n in mean[m] else "-" for m in methods for n in names])
+    table.add_row("[bold]mean[/]", *[_fmt(mean[m][headline]) if headline in mean[m] else "-" for m in methods])
     results.print(table)
+    results.print(_means_table(mean, layout))
     for r in found:
         if r.error:
-            console.print(f"failed: {r.scene} ({r.method}): {r.error}", markup=False)
+            console.print(f"failed: {r.scene} ({r.method}): {r.error}", markup=False, soft_wrap=True)
     rows = [{"scene": r.scene, "method": r.method, "error": r.error, "seconds": r.seconds, **r.metrics} for r in found]
     if json_path:
         report = {"dataset": str(dataset), "layout": layout, "results": rows, "mean": mean}
