@@ -138,6 +138,13 @@ def init_distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
+def finish_distributed() -> None:
+    """Leave the process group together: a rank that exits while others still talk to it aborts."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def means(results: Sequence[Result]) -> dict[str, dict[str, float]]:
     """Mean of each metric per method over the scenes that succeeded."""
     out: dict[str, dict[str, float]] = {}

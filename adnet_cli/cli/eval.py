@@ -19,8 +19,8 @@ from adnet_cli.cli.merge import BackendChoice, ConventionChoice
 from adnet_cli.datasets import LAYOUTS, detect_layout, find_scenes
 from adnet_cli.errors import OutputError
 from adnet_cli.evaluate import (
-    DATASET_GAMMA, KALANTARI_METRICS, NTIRE_METRICS, Merger, Result, Saver, classical_merger, evaluate, init_distributed, means, network_merger,
-    prediction_path, primary_metrics,
+    DATASET_GAMMA, KALANTARI_METRICS, NTIRE_METRICS, Merger, Result, Saver, classical_merger, evaluate,
+    finish_distributed, init_distributed, means, network_merger, prediction_path, primary_metrics,
 )
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, resolve_device
 from adnet_cli.io import write_hdr_image, write_ldr_image, write_text
@@ -54,17 +54,20 @@ def eval_command(
     """Score merges of every scene against its ground truth (one row per scene, plus the mean)."""
     with reported_errors(debug):
         rank, world, local_rank = init_distributed()
-        methods = [m.value for m in (method or [Method.adnet])]  # type: ignore[attr-defined]
-        _check_outputs(json_path, csv_path, save_dir, overwrite)
-        layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
-        refs = find_scenes(dataset, layout_name)
-        mergers = _mergers(methods, layout_name, weights, convention, device, local_rank,
-                           MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, half=half), deform_backend)
-        saver = _saver(save_dir) if save_dir else None
-        with tile_progress(f"scenes (rank {rank})" if world > 1 else "scenes", quiet or rank != 0) as progress:
-            found = evaluate(refs, mergers, saver, progress)
-        if rank == 0:
-            _report(found, methods, layout_name, dataset, json_path, csv_path)
+        try:
+            methods = [m.value for m in (method or [Method.adnet])]  # type: ignore[attr-defined]
+            _check_outputs(json_path, csv_path, save_dir, overwrite)
+            layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
+            refs = find_scenes(dataset, layout_name)
+            options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, half=half)
+            mergers = _mergers(methods, layout_name, weights, convention, device, local_rank, options, deform_backend)
+            saver = _saver(save_dir) if save_dir else None
+            with tile_progress(f"scenes (rank {rank})" if world > 1 else "scenes", quiet or rank != 0) as progress:
+                found = evaluate(refs, mergers, saver, progress)
+            if rank == 0:
+                _report(found, methods, layout_name, dataset, json_path, csv_path)
+        finally:
+            finish_distributed()
         if any(r.error for r in found):
             raise typer.Exit(1)
 
