@@ -1,13 +1,21 @@
-"""Display previews of linear HDR images: percentile normalisation followed by mu-law.
+"""Display versions of linear HDR images: the paper's mu-law and OpenCV's global operators.
 
 The mu-law curve is the one the HDR-merging literature (Kalantari & Ramamoorthi 2017,
 ADNet) uses for the PSNR-mu metric: ``T(x) = log(1 + mu x) / log(1 + mu)`` with mu = 5000.
+:func:`preview` applies it after percentile normalisation; :func:`tonemap` adds exposure,
+display gamma, OpenCV's Reinhard / Drago / Mantiuk operators and repair of bad pixels, and
+:func:`quantise` turns its result into 8- or 16-bit code values.
 
-A leaf module: numpy only, no printing.
+A leaf module: numpy and OpenCV only, no printing; problems are reported through return
+values (the count of repaired pixels) or ValueError for bad arguments.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import cv2
 import numpy as np
 
 MU = 5000.0
@@ -72,3 +80,166 @@ def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float = MU) -> np.
     """
     tone = mu_law(normalise(hdr, percentile), mu)
     return np.rint(tone * np.float32(255.0)).astype(np.uint8)
+
+
+OPERATORS: tuple[str, ...] = ("mu", "reinhard", "drago", "mantiuk")
+DISPLAY_GAMMA = 2.2  # default display gamma of the OpenCV operators
+WHITE_PERCENTILE = 99.0  # the brightness percentile that maps to 1 before any operator
+
+
+def count_bad_pixels(hdr: np.ndarray) -> int:
+    """Number of pixels with at least one NaN, infinite or negative channel.
+
+    hdr: (H, W, C) real array. Returns an int in [0, H*W]; a pixel counts once however
+    many of its channels are bad.
+    """
+    raw = np.asarray(hdr)
+    bad = ~np.isfinite(raw) | (raw < 0)
+    return int(bad.any(axis=-1).sum())
+
+
+def repair_and_normalise(hdr: np.ndarray, percentile: float = WHITE_PERCENTILE) -> tuple[np.ndarray, int]:
+    """:func:`normalise`, with +inf shown as the brightest value instead of black.
+
+    The ``percentile``-th percentile of the per-pixel max channel (over pixels whose channels
+    are all finite) maps to 1. NaN, -inf and negative values become 0; +inf becomes the
+    largest finite value of the normalised image, or 1 if that is smaller (e.g. an image
+    with no positive finite value).
+
+    hdr: (H, W, 3) real array, linear RGB.
+    Returns ((H, W, 3) float32 >= 0, finite, unbounded above; the count of repaired pixels
+    as from :func:`count_bad_pixels`).
+    """
+    raw = np.asarray(hdr)
+    if raw.ndim != 3 or raw.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) array, got shape {raw.shape}")
+    linear = normalise(raw, percentile)
+    posinf = np.isposinf(raw)
+    if posinf.any():
+        linear[posinf] = max(float(linear.max()), 1.0)
+    return linear, count_bad_pixels(raw)
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own stderr logging (e.g. MatExpr warnings) for the duration of the block."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    previous = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(previous)
+
+
+def _gamma_encode(linear: np.ndarray, gamma: float) -> np.ndarray:
+    """``clip(linear, 0, 1) ** (1 / gamma)`` as float32 (same shape)."""
+    return np.power(np.clip(linear, 0.0, 1.0), np.float32(1.0 / gamma)).astype(np.float32)
+
+
+def _restretch(out: np.ndarray, gamma: float) -> np.ndarray | None:
+    """Redo the last step of an OpenCV operator, ignoring the NaN that confused it.
+
+    OpenCV ends by mapping [min, max] of its result to [0, 1] and encoding with 1/gamma. A
+    pixel whose luminance is 0 after its first [min, max] stretch (the darkest pixels, e.g.
+    exact black) comes out NaN, and NaN corrupts that min/max, which leaves the whole image
+    dim. The mapping is affine, so decoding (``** gamma``) and re-stretching over the finite
+    values recovers the intended result; NaN pixels become 0 (they were the darkest).
+
+    out: (H, W, 3) float32 operator output with NaN. Returns (H, W, 3) float32 in [0, 1], or
+    None when fewer than two distinct finite values remain.
+    """
+    linear = np.power(np.maximum(out, 0.0), np.float32(gamma))  # NaN stays NaN
+    finite = np.isfinite(linear)
+    if not finite.any():
+        return None
+    lo, hi = float(linear[finite].min()), float(linear[finite].max())
+    if not hi > lo:
+        return None
+    stretched = np.nan_to_num((linear - np.float32(lo)) / np.float32(hi - lo), nan=0.0, posinf=1.0, neginf=0.0)
+    return _gamma_encode(stretched, gamma)
+
+
+def _opencv_tonemap(linear: np.ndarray, operator: str, gamma: float) -> np.ndarray:
+    """OpenCV's ``operator`` with display ``gamma`` on (H, W, 3) float32 RGB >= 0 -> [0, 1].
+
+    The operators first stretch their input's [min, max] range to [0, 1], so they ignore a
+    global scale. They return NaN for pixels left at luminance 0 by that stretch (repaired by
+    :func:`_restretch`) and fail on an image whose luminance is the same everywhere, which is
+    shown as ``clip(linear, 0, 1) ** (1 / gamma)`` instead.
+    """
+    bgr = np.ascontiguousarray(linear[:, :, ::-1], dtype=np.float32)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_RGB2GRAY)  # the luminance the operators compute
+    if not gray.max() > gray.min():
+        return _gamma_encode(linear, gamma)
+    makers = {
+        "reinhard": cv2.createTonemapReinhard,
+        "drago": cv2.createTonemapDrago,
+        "mantiuk": cv2.createTonemapMantiuk,
+    }
+    with _quiet_opencv():
+        out = np.ascontiguousarray(makers[operator](gamma).process(bgr)[:, :, ::-1])
+    if not np.isfinite(out).all():
+        out = _restretch(out, gamma)
+        if out is None:
+            return _gamma_encode(linear, gamma)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def tonemap(
+    hdr: np.ndarray, operator: str = "mu", *, exposure: float = 0.0, gamma: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Map a linear HDR image to display values in [0, 1].
+
+    First the image is repaired and normalised (:func:`repair_and_normalise`): the 99th
+    percentile of the per-pixel max channel maps to 1; NaN, -inf and negatives become 0,
+    +inf the brightest finite value.
+
+    operator: "mu" -- ``mu_law(x * 2**exposure)`` with mu = 5000, the paper's curve (with
+        exposure 0 and no gamma, exactly :func:`preview` / 255); pixels at or above the
+        99th-percentile level are white. "reinhard", "drago", "mantiuk" -- OpenCV's
+        ``createTonemap*(gamma)`` with default parameters. They rescale their input to its own
+        range, so exposure cannot act on their input: their output is converted back to linear
+        light (``** gamma``), multiplied by ``2**exposure``, clipped to 1 and re-encoded.
+    exposure: stops, finite; 0 leaves the image as is, +1 doubles the brightness.
+    gamma: display gamma, > 0; values are encoded as ``linear ** (1 / gamma)``. None means
+        2.2 for the OpenCV operators and no extra encoding for mu (the mu curve already is a
+        display encoding); a given gamma for mu is applied on top of the curve.
+    hdr: (H, W, 3) real array, linear RGB (float32 from :func:`adnet_cli.io.read_hdr`).
+    Returns ((H, W, 3) float32 RGB in [0, 1], finite; the number of pixels with a NaN,
+    infinite or negative channel that were repaired). Raises ValueError for bad arguments.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(f"unknown operator {operator!r}; expected one of {', '.join(OPERATORS)}")
+    if not np.isfinite(exposure):
+        raise ValueError(f"exposure must be finite, got {exposure}")
+    if gamma is not None and not (np.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma must be a positive number, got {gamma}")
+    linear, bad_pixels = repair_and_normalise(hdr)
+    if operator == "mu":
+        tone = mu_law(linear.astype(np.float64) * 2.0**exposure)
+        if gamma is not None:
+            tone = _gamma_encode(tone, gamma)
+        return tone, bad_pixels
+    display_gamma = DISPLAY_GAMMA if gamma is None else gamma
+    tone = _opencv_tonemap(linear, operator, display_gamma)
+    if exposure != 0.0:
+        tone = _gamma_encode(np.power(tone, np.float32(display_gamma)) * np.float32(2.0**exposure), display_gamma)
+    return tone, bad_pixels
+
+
+def quantise(tone: np.ndarray, bits: int = 8) -> np.ndarray:
+    """Display values -> integer code values: ``round(clip(tone, 0, 1) * (2**bits - 1))``.
+
+    tone: any shape, real values in [0, 1] (NaN -> 0; values outside are clipped).
+    bits: 8 (-> uint8, 0..255) or 16 (-> uint16, 0..65535).
+    Returns an array of the same shape. ``quantise(tonemap(hdr)[0])`` equals ``preview(hdr)``.
+    """
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    top = np.float32(2**bits - 1)
+    values = np.clip(np.nan_to_num(np.asarray(tone, dtype=np.float32), nan=0.0), 0.0, 1.0)
+    return np.rint(values * top).astype(np.uint8 if bits == 8 else np.uint16)

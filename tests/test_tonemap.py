@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.tonemap: mu-law, percentile normalisation, 8-bit previews."""
+"""Tests for adnet_cli.tonemap: mu-law, percentile normalisation, previews, tonemap() and quantise()."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from adnet_cli.tonemap import MU, mu_law, normalise, preview
+from adnet_cli.tonemap import (
+    MU,
+    OPERATORS,
+    count_bad_pixels,
+    mu_law,
+    normalise,
+    preview,
+    quantise,
+    repair_and_normalise,
+    tonemap,
+)
 
 
 def test_mu_law_hand_computed_values() -> None:
@@ -149,3 +159,92 @@ def test_preview_clips_brighter_pixels_and_blacks_out_bad_values() -> None:
 
 def test_preview_of_black_image_is_black() -> None:
     assert np.all(preview(np.zeros((3, 4, 3), np.float32)) == 0)
+
+
+# ----------------------------------------------------------------------------- tonemap()
+
+
+def _scene() -> np.ndarray:
+    """(16, 24, 3) float32: brightness rising left to right over 1e-3 .. 50, coloured by row."""
+    ramp = np.geomspace(1e-3, 50.0, 24, dtype=np.float32)
+    tint = np.stack([np.linspace(0.4, 1.0, 16), np.full(16, 0.8), np.linspace(1.0, 0.4, 16)], -1)
+    return (ramp[None, :, None] * tint[:, None, :]).astype(np.float32)
+
+
+def test_mu_tonemap_quantised_is_the_preview() -> None:
+    hdr = _scene()
+    tone, bad = tonemap(hdr)
+    assert tone.dtype == np.float32 and tone.shape == hdr.shape and bad == 0
+    np.testing.assert_array_equal(quantise(tone), preview(hdr))
+
+
+def test_quantise_bit_depths() -> None:
+    tone = np.array([[[0.0, 0.5, 1.0], [-1.0, 2.0, np.nan]]], np.float32)
+    np.testing.assert_array_equal(quantise(tone, 8), [[[0, 128, 255], [0, 255, 0]]])
+    out16 = quantise(tone, 16)
+    assert out16.dtype == np.uint16
+    np.testing.assert_array_equal(out16, [[[0, 32768, 65535], [0, 65535, 0]]])
+    with pytest.raises(ValueError):
+        quantise(tone, 12)
+
+
+def test_repair_and_normalise_sends_inf_to_the_brightest_value() -> None:
+    hdr = np.ones((1, 200, 3), np.float32)
+    hdr[0, 0] = 4.0  # brightest finite pixel, above the 99th percentile (1)
+    hdr[0, 1] = [np.inf, 1.0, 1.0]
+    hdr[0, 2] = [np.nan, -np.inf, -2.0]
+    linear, bad = repair_and_normalise(hdr)
+    assert bad == 2 and count_bad_pixels(hdr) == 2
+    np.testing.assert_array_equal(linear[0, 1], [4.0, 1.0, 1.0])
+    np.testing.assert_array_equal(linear[0, 2], [0.0, 0.0, 0.0])
+    only_inf, _ = repair_and_normalise(np.array([[[np.inf, 0.0, 0.0]]], np.float32))
+    np.testing.assert_array_equal(only_inf, [[[1.0, 0.0, 0.0]]])  # nothing finite is positive: 1
+
+
+@pytest.mark.parametrize("operator", ["reinhard", "drago", "mantiuk"])
+def test_black_pixels_do_not_dim_the_opencv_operators(operator: str) -> None:
+    clean = _scene()
+    holes = clean.copy()
+    holes[0, 0] = 0.0
+    holes[5:7] = 0.0  # two black rows
+    reference, _ = tonemap(clean, operator)
+    tone, bad = tonemap(holes, operator)
+    assert bad == 0 and np.all(np.isfinite(tone))
+    assert tone.max() == pytest.approx(1.0, abs=1e-6)  # OpenCV alone leaves this near 0.1-0.3
+    np.testing.assert_array_equal(tone[5:7], 0.0)
+    keep = np.ones(16, bool)
+    keep[[0, 5, 6]] = False
+    assert np.abs(tone[keep] - reference[keep]).mean() < 0.05
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+@pytest.mark.parametrize(
+    "fill", [0.0, 3.0, (1.0, 0.2, 0.1), np.nan, np.inf], ids=["black", "grey", "colour", "nan", "inf"]
+)
+def test_flat_images_do_not_crash(operator: str, fill: object) -> None:
+    hdr = np.empty((6, 7, 3), np.float32)
+    hdr[...] = fill
+    tone, bad = tonemap(hdr, operator)
+    assert tone.shape == (6, 7, 3) and np.all(np.isfinite(tone))
+    assert np.all((tone >= 0.0) & (tone <= 1.0))
+    assert bad == (42 if fill is np.nan or fill is np.inf else 0)
+    expected_max = 0.0 if fill in (0.0,) or fill is np.nan else 1.0
+    assert tone.max() == pytest.approx(expected_max)
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_exposure_and_gamma(operator: str) -> None:
+    hdr = _scene()
+    base = tonemap(hdr, operator)[0].mean()
+    assert tonemap(hdr, operator, exposure=1.0)[0].mean() > base + 0.02
+    assert tonemap(hdr, operator, exposure=-1.0)[0].mean() < base - 0.02
+    assert tonemap(hdr, operator, gamma=4.0)[0].mean() > base + 0.02
+
+
+def test_tonemap_rejects_bad_arguments() -> None:
+    hdr = _scene()
+    for kwargs in ({"operator": "aces"}, {"gamma": 0.0}, {"gamma": -1.0}, {"exposure": np.inf}):
+        with pytest.raises(ValueError):
+            tonemap(hdr, **kwargs)
+    with pytest.raises(ValueError):
+        tonemap(hdr[:, :, :2])

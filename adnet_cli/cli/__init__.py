@@ -7,6 +7,7 @@ import typer
 from adnet_cli.cli.eval import eval_command
 from adnet_cli.cli.info import info
 from adnet_cli.cli.merge import merge
+from adnet_cli.cli.tonemap import tonemap
 from adnet_cli.cli.train import train
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.command()(merge)
 app.command()(info)
+app.command()(tonemap)
 app.command()(train)
 app.command("eval")(eval_command)
 

@@ -43,14 +43,14 @@ def merge(
         Optional[Path], typer.Option("--preview", "-p", help="Also write a mu-law tonemapped .png/.jpg.")
     ] = None,
     weights: Annotated[
-        Optional[str], typer.Option(help="Checkpoint path or hf://owner/repo/file [default: shipped weights].")
+        Optional[str], typer.Option(help="Checkpoint path or hf://owner/repo/file (default: the shipped weights).")
     ] = None,
     convention: Annotated[
         ConventionChoice, typer.Option(help="Pre-processing of the weights; auto reads the file's metadata.")
     ] = ConventionChoice.auto,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     tile: Annotated[
-        Optional[int], typer.Option(min=0, help="Tile side in pixels; 0 = whole image [default: from free memory].")
+        Optional[int], typer.Option(min=0, help="Tile side in pixels; 0 = whole image (default: from free memory).")
     ] = None,
     tile_pad: Annotated[int, typer.Option(min=0, help="Context pixels around each tile.")] = DEFAULT_TILE_PAD,
     tta: Annotated[bool, typer.Option("--tta", help="Average 4 flips/transposes (4x slower).")] = False,
