@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +26,7 @@ import exifread
 import numpy as np
 import OpenEXR
 
+from adnet_cli.cvlog import quiet_opencv
 from adnet_cli.errors import InputError, OutputError
 
 HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")
@@ -73,21 +74,6 @@ class ExifExposure:
 # ----------------------------------------------------------------------------- reading
 
 
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own stderr logging (decoder warnings) for the duration of the block."""
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    previous = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        log.setLogLevel(previous)
-
-
 def _check_readable_file(path: Path) -> None:
     """Raise InputError unless ``path`` is an existing regular file we may open."""
     if not path.exists():
@@ -131,7 +117,7 @@ def read_ldr(path: Path) -> LdrImage:
     """
     path = Path(path)
     _check_readable_file(path)
-    with _quiet_opencv():
+    with quiet_opencv():
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{path}: not an image OpenCV can read")
@@ -202,7 +188,7 @@ def read_exif_exposure(path: Path) -> ExifExposure:
 
 def _read_radiance(path: Path) -> np.ndarray:
     """Decode a Radiance .hdr with OpenCV -> (H, W, 3) float32 RGB."""
-    with _quiet_opencv():
+    with quiet_opencv():
         img = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if img is None or img.dtype != np.float32 or img.ndim != 3:
         raise InputError(f"{path}: not a Radiance HDR image OpenCV can read")
@@ -328,7 +314,7 @@ def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[
     """
 
     def write(fh: BinaryIO) -> None:
-        with _quiet_opencv():
+        with quiet_opencv():
             ok, buf = cv2.imencode(suffix, image, params)
         if not ok or buf is None:
             raise RuntimeError(f"OpenCV could not encode a {suffix} image")

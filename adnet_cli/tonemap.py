@@ -12,11 +12,11 @@ values (the count of repaired pixels) or ValueError for bad arguments.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
+
+from adnet_cli.cvlog import quiet_opencv
 
 MU = 5000.0
 
@@ -120,21 +120,6 @@ def repair_and_normalise(hdr: np.ndarray, percentile: float = WHITE_PERCENTILE) 
     return linear, count_bad_pixels(raw)
 
 
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own stderr logging (e.g. MatExpr warnings) for the duration of the block."""
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    previous = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        log.setLogLevel(previous)
-
-
 def _gamma_encode(linear: np.ndarray, gamma: float) -> np.ndarray:
     """``clip(linear, 0, 1) ** (1 / gamma)`` as float32 (same shape)."""
     return np.power(np.clip(linear, 0.0, 1.0), np.float32(1.0 / gamma)).astype(np.float32)
@@ -180,7 +165,7 @@ def _opencv_tonemap(linear: np.ndarray, operator: str, gamma: float) -> np.ndarr
         "drago": cv2.createTonemapDrago,
         "mantiuk": cv2.createTonemapMantiuk,
     }
-    with _quiet_opencv():
+    with quiet_opencv():
         out = np.ascontiguousarray(makers[operator](gamma).process(bgr)[:, :, ::-1])
     if not np.isfinite(out).all():
         out = _restretch(out, gamma)

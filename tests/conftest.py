@@ -48,3 +48,12 @@ def random_checkpoint(tmp_path: Path, random_model: ADNet) -> Path:
     path = tmp_path / "random.safetensors"
     save_weights(path, random_model, "kalantari", {"adnet.note": "random weights for tests"})
     return path
+
+
+def fails_cleanly(result, match: str) -> None:
+    """A CLI result that exited non-zero with exactly one stderr line containing `match`, no traceback."""
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in result.output

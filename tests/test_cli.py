@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_bracket
+from conftest import fails_cleanly, synthetic_bracket
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 from typer.testing import CliRunner
@@ -41,15 +41,6 @@ def write_bracket(folder: Path, height: int = 24, width: int = 36, exif: bool = 
 
 def invoke(*args: object) -> object:
     return runner.invoke(app, [str(a) for a in args])
-
-
-def fails_cleanly(result, match: str) -> None:
-    """Exit non-zero with exactly one line on stderr that contains `match`, and no traceback."""
-    assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert match in lines[0], lines[0]
-    assert "Traceback" not in result.output
 
 
 def digest(paths: list[Path]) -> list[str]:

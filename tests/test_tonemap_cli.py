@@ -8,23 +8,14 @@ import cv2
 import numpy as np
 import OpenEXR
 import pytest
-import typer
+from conftest import fails_cleanly
 from typer.testing import CliRunner
 
-from adnet_cli.cli.tonemap import tonemap
+from adnet_cli.cli import app
 from adnet_cli.io import read_hdr, write_hdr_image
 from adnet_cli.tonemap import OPERATORS, preview
 
 runner = CliRunner()
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@app.callback()
-def _root() -> None:
-    """A group, so that `tonemap` is a subcommand as in the real `adnet` app."""
-
-
-app.command("tonemap")(tonemap)
 
 
 def invoke(*args: object):
@@ -33,15 +24,6 @@ def invoke(*args: object):
 
 def succeeds(result) -> None:
     assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-
-
-def fails_cleanly(result, match: str) -> None:
-    """Exit non-zero with exactly one line on stderr that contains `match`, and no traceback."""
-    assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert match in lines[0], lines[0]
     assert "Traceback" not in result.output
 
 
