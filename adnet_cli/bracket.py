@@ -13,6 +13,7 @@ from adnet_cli.errors import InputError
 from adnet_cli.io import ExifExposure, read_exif_exposure, read_ldr
 
 FRAMES = 3
+MAX_EV = 30.0  # 2**30 keeps every exposure ratio finite and non-zero in float32
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,19 @@ def parse_exposures(text: str) -> list[float]:
     """``"1/100,1/25,1/6"`` or ``"0.01, 0.04, 0.16"`` -> exposure times in seconds."""
     try:
         return [float(Fraction(part.strip())) for part in text.split(",")]
-    except (ValueError, ZeroDivisionError) as exc:
+    except (ValueError, ZeroDivisionError, OverflowError) as exc:
         raise InputError(f"--exposures: cannot parse {text!r}; expected e.g. 1/100,1/25,1/6") from exc
 
 
 def parse_ev(text: str) -> list[float]:
-    """``"-2,0,2"`` (stops) -> relative exposure times 2**ev."""
+    """``"-2,0,2"`` (stops, each within +-MAX_EV) -> relative exposure times 2**ev."""
     try:
-        return [2.0 ** float(part.strip()) for part in text.split(",")]
+        stops = [float(part.strip()) for part in text.split(",")]
     except ValueError as exc:
         raise InputError(f"--ev: cannot parse {text!r}; expected stops, e.g. -2,0,2") from exc
+    if any(not abs(ev) <= MAX_EV for ev in stops):
+        raise InputError(f"--ev: stops must lie within +-{MAX_EV:g}, got {text!r}")
+    return [2.0**ev for ev in stops]
 
 
 def exif_exposures(paths: Sequence[Path]) -> tuple[list[float], str]:
@@ -102,7 +106,10 @@ def load_bracket(paths: Sequence[Path], exposures: str | None = None, ev: str | 
 def _check_times(times: list[float]) -> None:
     if len(times) != FRAMES:
         raise InputError(f"need 3 exposure values, got {len(times)}")
+    listing = ", ".join(f"{t:g}" for t in times)
     if any(not np.isfinite(t) or t <= 0 for t in times):
-        raise InputError(f"exposure times must be positive, got {', '.join(f'{t:g}' for t in times)}")
+        raise InputError(f"exposure times must be positive, got {listing}")
+    if max(times) / min(times) > 2**MAX_EV:
+        raise InputError(f"exposure times span more than {MAX_EV:g} stops, got {listing}")
     if len(set(times)) != FRAMES:
-        raise InputError(f"exposure times must differ, got {', '.join(f'{t:g}' for t in times)}")
+        raise InputError(f"exposure times must differ, got {listing}")

@@ -65,10 +65,12 @@ def score_prediction(pred: np.ndarray, scene: Scene) -> dict[str, float]:
 
 
 def classical_merger(method: str, gamma: float) -> Merger:
+    """Scene -> (H, W, 3) linear HDR by an OpenCV merge (or the medium frame) with this response gamma."""
     return lambda scene: classical_merge(scene.frames, scene.exposures, method, gamma)
 
 
 def network_merger(model: ADNet, convention: Convention, device: torch.device, options: MergeOptions) -> Merger:
+    """Scene -> (H, W, 3) linear HDR by the network, exactly as `adnet merge` runs it."""
     return lambda scene: merge(model, scene.frames, scene.exposures, convention, device, options)
 
 
@@ -134,8 +136,27 @@ def init_distributed() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", 1))
     rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
     if world > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)  # collectives stage data on the current device
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return rank, world, local
+
+
+def agree_or_raise(check: Callable[[], None]) -> None:
+    """Run `check` on every rank; if it raised anywhere, raise everywhere (no rank is left waiting)."""
+    error: Exception | None = None
+    try:
+        check()
+    except Exception as exc:
+        error = exc
+    if dist.is_available() and dist.is_initialized():
+        flags: list[str | None] = [None] * dist.get_world_size()
+        dist.all_gather_object(flags, None if error is None else str(error))
+        first = next((f for f in flags if f is not None), None)
+        if error is None and first is not None:
+            error = AdnetError(first)
+    if error is not None:
+        raise error
 
 
 def finish_distributed() -> None:

@@ -30,8 +30,9 @@ Exposures = Sequence[float] | torch.Tensor
 
 
 def _times(exposures: Exposures, batch: int, like: torch.Tensor) -> torch.Tensor:
-    """Exposure times as a (B, 3, 1, 1, 1) tensor on `like`'s device, float64 precision kept until cast."""
-    t = torch.as_tensor(exposures, dtype=torch.float64, device=like.device)
+    """Exposure times as a (B, 3, 1, 1, 1) float64 tensor on the CPU (MPS has no float64); callers
+    form ratios in float64 and cast them to `like`'s dtype and device."""
+    t = torch.as_tensor(exposures, dtype=torch.float64).cpu()
     if t.ndim == 1:
         t = t.expand(batch, 3)
     if t.shape != (batch, 3):
@@ -39,6 +40,10 @@ def _times(exposures: Exposures, batch: int, like: torch.Tensor) -> torch.Tensor
     if not bool((t > 0).all()):
         raise ValueError("exposure times must be positive")
     return t.view(batch, 3, 1, 1, 1)
+
+
+def _cast(ratio: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return ratio.to(dtype=like.dtype).to(like.device)
 
 
 def _gamma(gamma: float | torch.Tensor | None, convention: str, batch: int, like: torch.Tensor) -> torch.Tensor:
@@ -74,11 +79,11 @@ def build_inputs(
     for i in range(3):
         ldr = ldrs[:, i]
         if convention == "kalantari":
-            scale = (t[:, 0] / t[:, i]).to(ldr.dtype)
+            scale = _cast(t[:, 0] / t[:, i], ldr)
             mapped = ldr.pow(g) * scale
         else:
             # ((L**g) * 2**-ev)**(1/g) == L * (t_med / t_i)**(1/g): one pow instead of two.
-            mapped = ldr * (t[:, 1] / t[:, i]).to(ldr.dtype).pow(1.0 / g)
+            mapped = ldr * _cast(t[:, 1] / t[:, i], ldr).pow(1.0 / g)
         outs.append(torch.cat((ldr, mapped), dim=1))
     return outs[0], outs[1], outs[2]
 
@@ -89,7 +94,7 @@ def to_linear(output: torch.Tensor, exposures: Exposures, convention: Convention
     if convention == "ntire":
         return output.clamp(min=0).pow(GAMMA["ntire"])
     t = _times(exposures, output.shape[0], output)
-    return output * (t[:, 1] / t[:, 0]).to(output.dtype)
+    return output * _cast(t[:, 1] / t[:, 0], output)
 
 
 def from_linear(linear: torch.Tensor, exposures: Exposures, convention: Convention) -> torch.Tensor:
@@ -98,4 +103,4 @@ def from_linear(linear: torch.Tensor, exposures: Exposures, convention: Conventi
     if convention == "ntire":
         return linear.clamp(min=0).pow(1.0 / GAMMA["ntire"])
     t = _times(exposures, linear.shape[0], linear)
-    return linear * (t[:, 0] / t[:, 1]).to(linear.dtype)
+    return linear * _cast(t[:, 0] / t[:, 1], linear)

@@ -443,12 +443,16 @@ def _checked(radiance: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def simulate(
-    seed: int, config: SimulatorConfig = SimulatorConfig(), sources: Sequence[SceneSource] = ()
+    seed: int,
+    config: SimulatorConfig = SimulatorConfig(),
+    sources: Sequence[SceneSource] = (),
+    procedural_share: float = 0.5,
 ) -> Sample:
     """A synthetic bracket (see :class:`Sample` and the module docstring), a pure function of its arguments.
 
-    Without sources the scene is procedural dead leaves; with sources, half of the samples take their
-    scene from one of them, chosen at random (moving objects are then textured from it too).
+    Without sources the scene is procedural dead leaves; with sources, a fraction 1 - procedural_share
+    of the samples take their scene from one of them, chosen at random (moving objects are then
+    textured from it too), and the rest are dead leaves.
     """
     rng = np.random.default_rng(seed)
     static = bool(rng.random() < config.static_prob)
@@ -462,7 +466,7 @@ def simulate(
         noise = (float(_loguniform(rng, *FULLWELL)), float(_loguniform(rng, *READ_SIGMA)))
     margin = _margin(config)
     n2 = (config.size + 2 * margin) * SS
-    if sources and rng.random() < 0.5:
+    if sources and rng.random() < 1.0 - procedural_share:
         source = sources[int(rng.integers(len(sources)))]
         crop, scene = source.draw(rng, n2, n2)
         background = _checked(crop, n2, n2)

@@ -1,7 +1,7 @@
 """Training ADNet: the paper's recipe (mu-law L1, Adam, step decay), single process or DDP under torchrun.
 
 Outputs in ``out_dir``: ``weights.safetensors`` (for ``adnet merge --weights``), ``state.pt`` (model,
-optimiser, scheduler and step, for resuming) and ``log.jsonl`` (one JSON object per logged event).
+optimiser state, step and run settings, for resuming) and ``log.jsonl`` (one JSON object per logged event).
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import torch
 import torch.distributed as dist
 
+from adnet_cli.errors import AdnetError
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
+from adnet_cli.tonemap import MU
 from adnet_cli.train_data import DataSpec, SampleSource, make_batch
 from adnet_cli.validation import validation_set, score
 from adnet_cli.weights import read_state_dict, save_weights
-
-MU = 5000.0
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,16 @@ class TrainEvent:
 
 
 def mu_tonemap(x: torch.Tensor) -> torch.Tensor:
-    """T(x) = log(1 + 5000 x) / log(1 + 5000) for x >= 0 (negative values clamp to 0)."""
+    """Differentiable T(x) = log(1 + mu x) / log(1 + mu), mu = 5000 (tonemap.MU), on any tensor;
+    negative values clamp to 0, values above 1 are not clipped (the loss keeps their gradient)."""
     return torch.log1p(MU * x.clamp(min=0)) / math.log1p(MU)
 
 
 def hdr_loss(pred: torch.Tensor, hdr: torch.Tensor, exposures: torch.Tensor, convention: Convention) -> torch.Tensor:
     """Mu-law L1 between the prediction and the ground truth in the network's output domain.
+
+    pred: (B, 3, H, W) network output; hdr: (B, 3, H, W) linear ground truth, 1.0 = medium white;
+    exposures: (B, 3) exposure times. Returns a scalar tensor.
 
     kalantari: T(x) directly (the domain is linear, 1.0 = shortest frame's white).
     ntire: as the NTIRE code, linearise (gamma 2.24), divide by the ground truth's 99th percentile,
@@ -86,14 +91,17 @@ class _Run:
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.StepLR
     step: int
 
 
 def _device(name: str, local_rank: int) -> torch.device:
+    """auto -> cuda:LOCAL_RANK or cpu; a bare "cuda" also means this process's GPU under torchrun."""
     if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # collectives stage data on the current device
+    return device
 
 
 def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _Run:
@@ -103,16 +111,34 @@ def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _R
         state, _ = read_state_dict(Path(config.init))
         model.load_state_dict(state, strict=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
-    decay = config.lr_decay_every or max(1, (2 * config.steps) // 3)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=decay, gamma=0.1)
-    run = _Run(model, optimizer, scheduler, 0)
+    run = _Run(model, optimizer, 0)
     if resume is not None:
         state = torch.load(resume, map_location=device, weights_only=True)
+        _check_resumable(json.loads(state.get("run", "{}")), _identity(config))
         model.load_state_dict(state["model"], strict=True)
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         run.step = int(state["step"])
     return run
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The paper's step decay as a function of the step (0-based), so a resumed run needs no
+    scheduler state: lr x 0.1 every `lr_decay_every` steps (0: once, at 2/3 of `steps`)."""
+    decay = config.lr_decay_every or max(1, (2 * config.steps) // 3)
+    return config.lr * 0.1 ** (step // decay)
+
+
+def _identity(config: TrainConfig) -> dict[str, object]:
+    """What a resumed run must share with the run it continues (steps and schedule may change)."""
+    return {"data": list(config.data), "batch_size": config.batch_size, "crop": config.crop, "seed": config.seed,
+            "convention": config.convention, "model": json.loads(config.model.to_json())}
+
+
+def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> None:
+    changed = [k for k in current if k in saved and saved[k] != current[k]]
+    if changed:
+        listing = "; ".join(f"{k}: {saved[k]} -> {current[k]}" for k in changed)
+        raise AdnetError(f"--resume with different settings than the saved run ({listing})")
 
 
 def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int) -> Path:
@@ -130,8 +156,8 @@ def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int
     state = {
         "model": model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(),
         "step": run.step,
+        "run": json.dumps(_identity(config)),
     }
     tmp = out / ".state.pt.tmp"
     torch.save(state, tmp)
@@ -156,12 +182,13 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
     source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention])
     val = validation_set(config.val_count, config.val_size) if rank == 0 else []
     metrics: dict[str, float] = {}
-    log = (config.out_dir / "log.jsonl").open("a") if rank == 0 else None
+    log = _open_log(config.out_dir / "log.jsonl", run.step if resume else 0) if rank == 0 else None
     try:
         while run.step < config.steps:
             loss, seconds = _train_step(config, run, source, device, rank)
             images = run.step * config.batch_size * world
-            _emit(report, log, TrainEvent("step", run.step, {"loss": loss, "lr": run.scheduler.get_last_lr()[0], "images_per_s": config.batch_size * world / seconds}), rank)
+            values = {"loss": loss, "lr": learning_rate(config, run.step - 1), "images_per_s": config.batch_size * world / seconds}
+            _emit(report, log, TrainEvent("step", run.step, values), rank)
             last = run.step == config.steps
             if rank == 0 and (run.step % config.val_every == 0 or last) and val:
                 metrics = score(_unwrap(run.model), val, config.convention, device)
@@ -176,6 +203,17 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
             dist.barrier()
             dist.destroy_process_group()
     return metrics
+
+
+def _open_log(path: Path, keep_until: int) -> TextIO:
+    """The JSON-lines log, keeping only events up to step `keep_until` (a resumed run rewinds to its
+    checkpoint, so later lines of the killed run would otherwise appear twice)."""
+    kept = []
+    if keep_until > 0 and path.exists():
+        kept = [line for line in path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= keep_until]
+    log = path.open("w")
+    log.writelines(kept)
+    return log
 
 
 def _unwrap(model: torch.nn.Module) -> ADNet:
@@ -194,8 +232,9 @@ def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: to
     loss = hdr_loss(pred.float(), hdr, exposures, config.convention)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(config, run.step)
     run.optimizer.step()
-    run.scheduler.step()
     run.step += 1
     value = loss.detach()
     if dist.is_initialized():
@@ -204,13 +243,13 @@ def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: to
     return float(value), time.perf_counter() - start
 
 
-def _emit(report: Callable[[TrainEvent], None], log, event: TrainEvent, rank: int) -> None:
+def _emit(report: Callable[[TrainEvent], None], log: TextIO | None, event: TrainEvent, rank: int) -> None:
     if rank != 0:
         return
-    report(event)
     if log is not None:
         log.write(json.dumps({"event": event.kind, "step": event.step, **event.values, "time": time.time()}) + "\n")
         log.flush()
+    report(event)
 
 
 def config_summary(config: TrainConfig) -> dict[str, object]:

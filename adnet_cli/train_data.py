@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adnet_cli.datasets import Scene, SceneRef, find_scenes
+from adnet_cli.datasets import Scene, SceneRef, detect_layout, find_scenes
+from adnet_cli.errors import InputError
 from adnet_cli.simulate import SimulatorConfig, simulate, sources_from_folder
 
 DATA_KINDS = ("synthetic", "hdr", "kalantari", "ntire")
@@ -55,14 +56,17 @@ class SampleSource:
     def __init__(self, specs: list[DataSpec], crop: int, nominal_gamma: float) -> None:
         self.crop, self.nominal_gamma = crop, nominal_gamma
         self.sim_config = SimulatorConfig(size=crop)
-        self.sim_sources = [s for spec in specs if spec.kind == "hdr" for s in sources_from_folder(spec.path)]
+        try:
+            self.sim_sources = [s for spec in specs if spec.kind == "hdr" for s in sources_from_folder(spec.path)]
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        # hdr:DIR alone means the user's scenes only; with synthetic too, half are dead leaves.
+        self.procedural_share = 0.5 if any(spec.kind == "synthetic" for spec in specs) else 0.0
         self.kinds = sorted({"simulated" if spec.kind in ("synthetic", "hdr") else "real" for spec in specs})
-        self.scenes: list[SceneRef] = [
-            ref for spec in specs if spec.kind in ("kalantari", "ntire") for ref in find_scenes(spec.path)
-        ]
+        self.scenes: list[SceneRef] = [ref for spec in specs if spec.kind in ("kalantari", "ntire") for ref in _scenes(spec)]
         self._cache: dict[int, Scene] = {}
         if "real" in self.kinds and not self.scenes:
-            raise ValueError("no scenes found in the given dataset folders")
+            raise InputError("no scenes found in the given dataset folders")
 
     def draw(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         rng = np.random.default_rng(seed)
@@ -73,7 +77,7 @@ class SampleSource:
                 gamma += rng.uniform(-GAMMA_DISTURB, GAMMA_DISTURB)
             return frames, exposures, hdr, gamma
         # Simulated samples already vary the camera's response gamma; the inputs use the nominal one.
-        sample = simulate(int(rng.integers(2**62)), self.sim_config, self.sim_sources)
+        sample = simulate(int(rng.integers(2**62)), self.sim_config, self.sim_sources, self.procedural_share)
         return sample.ldrs, sample.exposures, sample.hdr, self.nominal_gamma
 
     def _load(self, index: int) -> Scene:
@@ -88,7 +92,7 @@ class SampleSource:
         scene = self._load(int(rng.integers(len(self.scenes))))
         height, width = scene.hdr.shape[:2]
         if min(height, width) < self.crop:
-            raise ValueError(f"scene {scene.name} ({width}x{height}) is smaller than the crop {self.crop}")
+            raise InputError(f"scene {scene.name} ({width}x{height}) is smaller than the crop {self.crop}")
         y, x = rng.integers(height - self.crop + 1), rng.integers(width - self.crop + 1)
         frames = scene.frames[:, y : y + self.crop, x : x + self.crop]
         hdr = scene.hdr[y : y + self.crop, x : x + self.crop]
@@ -97,6 +101,16 @@ class SampleSource:
         if rng.random() < 0.5:
             frames, hdr = frames.transpose(0, 2, 1, 3), hdr.transpose(1, 0, 2)
         return np.ascontiguousarray(frames), np.asarray(scene.exposures, np.float64), np.ascontiguousarray(hdr)
+
+
+def _scenes(spec: DataSpec) -> list[SceneRef]:
+    """The scenes of a kalantari:/ntire: source, in the layout its kind names (never auto-detected)."""
+    if spec.kind == "kalantari":
+        return find_scenes(spec.path, "kalantari")
+    layout = detect_layout(spec.path)
+    if layout not in ("ntire", "ntire-folders"):
+        raise InputError(f"ntire:{spec.path} holds a {layout} dataset, not an NTIRE one")
+    return find_scenes(spec.path, layout)
 
 
 def sample_seed(seed: int, step: int, rank: int, index: int) -> int:

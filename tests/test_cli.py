@@ -95,6 +95,8 @@ def test_merge_refuses_without_weights(tmp_path, bracket, monkeypatch):
         (lambda p: None, ["-e", "0,1/25,1/6"], "must be positive"),
         (lambda p: None, ["-e", "fast,slow,1"], "cannot parse"),
         (lambda p: None, ["-e", "1/100,1/25"], "need 3 exposure values"),
+        (lambda p: None, ["--ev", "2000,0,1"], "within +-30"),
+        (lambda p: None, ["-e", "1e-300,1,1e300"], "span more than"),
         (lambda p: None, ["--ev", "-2,0,2", "-e", EXPOSURES], "not both"),
         (lambda p: None, ["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
     ],

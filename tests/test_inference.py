@@ -45,12 +45,19 @@ def test_tta_merge_equals_plain_merge_for_an_equivariant_model():
     np.testing.assert_allclose(tta, plain, rtol=1e-6, atol=1e-7)
 
 
-def test_tta_averages_four_runs_of_the_real_model(random_model):
+def test_tta_is_the_mean_of_four_hand_inverted_runs(random_model):
+    """Against a reference built without tta_apply/tta_invert: numpy flips and transposes."""
     frames, times = synthetic_bracket(16, 24)
     tta = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True))
-    plain = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
-    assert tta.shape == plain.shape
-    assert np.abs(tta - plain).max() > 1e-6  # the random network is not flip-invariant
+    run = lambda f: merge(random_model, np.ascontiguousarray(f), times, "kalantari", CPU, MergeOptions(tile=0))  # noqa: E731
+    reference = (
+        run(frames)
+        + run(frames.transpose(0, 2, 1, 3)).transpose(1, 0, 2)
+        + run(frames[:, ::-1])[::-1]
+        + run(frames[:, :, ::-1])[:, ::-1]
+    ) / 4
+    np.testing.assert_allclose(tta, reference, rtol=1e-5, atol=1e-6)
+    assert np.abs(tta - run(frames)).max() > 1e-6  # the random network is not flip-invariant
 
 
 def test_pad_to_multiple_reflects_and_keeps_content():

@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
+from adnet_cli.errors import AdnetError
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import build_inputs, from_linear
 from adnet_cli.train import TrainConfig, hdr_loss, train
@@ -73,27 +74,40 @@ class Killed(Exception):
     pass
 
 
-def kill_after_checkpoint(step: int):
+def kill_after(kind: str, step: int):
     def report(event):
-        if event.kind == "checkpoint" and event.step == step:
+        if event.kind == kind and event.step == step:
             raise Killed
 
     return report
 
 
-def test_resume_continues_the_same_loss_curve(tmp_path: Path):
-    """A run killed right after its step-2 checkpoint and resumed matches one that never stopped."""
+@pytest.mark.parametrize("kill", [("checkpoint", 2), ("step", 3)])
+def test_resume_continues_the_same_loss_curve(tmp_path: Path, kill):
+    """A run killed after its step-2 checkpoint (or one step later, which the resume redoes) and resumed
+    matches one that never stopped; the log holds each step once."""
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(tiny_config(straight, 4))
     with pytest.raises(Killed):
-        train(tiny_config(split, 4), kill_after_checkpoint(2))
-    assert len(losses(split)) == 2
+        train(tiny_config(split, 4), kill_after(*kill))
+    assert len(losses(split)) == kill[1]
     train(tiny_config(split, 4), resume=split / "state.pt")
     assert len(losses(straight)) == 4
     assert losses(split) == pytest.approx(losses(straight), rel=1e-6, abs=1e-7)
     a = load_weights(str(straight / "weights.safetensors")).model.state_dict()
     b = load_weights(str(split / "weights.safetensors")).model.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_resume_refuses_changed_settings_and_takes_the_new_schedule(tmp_path: Path):
+    out = tmp_path / "run"
+    train(tiny_config(out, 2))
+    with pytest.raises(AdnetError, match="seed: 0 -> 7"):
+        train(tiny_config(out, 4, seed=7), resume=out / "state.pt")
+    lrs = []
+    train(tiny_config(out, 5, lr_decay_every=4), lambda e: e.kind == "step" and lrs.append(e.values["lr"]),
+          resume=out / "state.pt")
+    assert lrs == pytest.approx([1e-3, 1e-3, 1e-4])  # steps 3, 4, 5 under the new decay period
 
 
 def test_cli_train_writes_loadable_weights_with_validation(tmp_path: Path):
@@ -105,10 +119,13 @@ def test_cli_train_writes_loadable_weights_with_validation(tmp_path: Path):
     assert loaded.metadata["adnet.steps"] == "2" and "adnet.val.psnr_mu" in loaded.metadata
     events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert events.count("step") == 2 and "validation" in events and "checkpoint" in events
+    again = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "2", *TINY_ARGS])
+    assert again.exit_code != 0 and "already holds a run" in again.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--data", "imagenet"], "unknown data source"),
-                                                (["--resume"], "does not exist"), (["--crop", "30"], "multiple of 4")])
+                                                (["--resume"], "does not exist"), (["--crop", "30"], "multiple of 4"),
+                                                (["--width", "64,32"], "4 numbers")])
 def test_cli_train_bad_options(tmp_path: Path, args, message):
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "x"), *TINY_ARGS, *args])
     assert result.exit_code != 0

@@ -20,7 +20,7 @@ from adnet_cli.datasets import LAYOUTS, detect_layout, find_scenes
 from adnet_cli.errors import OutputError
 from adnet_cli.evaluate import (
     DATASET_GAMMA, KALANTARI_METRICS, NTIRE_METRICS, Merger, Result, Saver, classical_merger, evaluate,
-    finish_distributed, init_distributed, means, network_merger, prediction_path, primary_metrics,
+    agree_or_raise, finish_distributed, init_distributed, means, network_merger, prediction_path, primary_metrics,
 )
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, resolve_device
 from adnet_cli.io import write_hdr_image, write_ldr_image, write_text
@@ -56,7 +56,7 @@ def eval_command(
         rank, world, local_rank = init_distributed()
         try:
             methods = [m.value for m in (method or [Method.adnet])]  # type: ignore[attr-defined]
-            _check_outputs(json_path, csv_path, save_dir, overwrite)
+            agree_or_raise(lambda: _check_outputs(json_path, csv_path, save_dir, overwrite))
             layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
             refs = find_scenes(dataset, layout_name)
             options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, half=half)
@@ -73,8 +73,16 @@ def eval_command(
 
 
 def _check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path | None, overwrite: bool) -> None:
-    for path in (json_path, csv_path):
-        if path is not None and path.exists() and not overwrite:
+    if json_path is not None and csv_path is not None and json_path.resolve() == csv_path.resolve():
+        raise OutputError("--json and --csv name the same file")
+    for path, suffix in ((json_path, ".json"), (csv_path, ".csv")):
+        if path is None:
+            continue
+        if path.suffix.lower() != suffix:
+            raise OutputError(f"{path}: expected a {suffix} file")
+        if not path.parent.is_dir():
+            raise OutputError(f"{path}: folder {path.parent} does not exist")
+        if path.exists() and not overwrite:
             raise OutputError(f"{path} exists; pass --overwrite to replace it")
     if save_dir is not None and save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
         raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
@@ -87,7 +95,7 @@ def _mergers(methods: list[str], layout: str, weights: str | None, convention: C
         if name == "adnet":
             conv = None if convention is ConventionChoice.auto else convention.value
             loaded = load_weights(weights, convention=conv, deform_backend=backend.value)
-            target = resolve_device(f"cuda:{local_rank}" if device == "auto" and _cuda() else device)
+            target = resolve_device(f"cuda:{local_rank}" if device in ("auto", "cuda") and _cuda() else device)
             mergers[name] = network_merger(loaded.model, loaded.convention, target, options)
         else:
             mergers[name] = classical_merger(name, DATASET_GAMMA[layout])

@@ -23,7 +23,7 @@ def train(
         Optional[list[str]],
         typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix [default: synthetic]."),
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps (a resumed run counts from 0).")] = 1000,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps, counting those of a resumed run.")] = 1000,
     batch_size: Annotated[int, typer.Option(min=1, help="Samples per step and process.")] = 16,
     crop: Annotated[int, typer.Option(min=16, help="Training crop side (multiple of 4).")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
@@ -34,6 +34,7 @@ def train(
     val_size: Annotated[int, typer.Option(min=16, help="Validation bracket side (the fixed set is 8 x 256).")] = 256,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Write weights and state every N steps.")] = 100,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/state.pt.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in an OUT that holds a run.")] = False,
     init: Annotated[Optional[Path], typer.Option(help="Fine-tune from these weights.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation and data.")] = 0,
     device: Annotated[str, typer.Option(help="auto (cuda:LOCAL_RANK or cpu), cpu, cuda:N.")] = "auto",
@@ -49,6 +50,8 @@ def train(
         state = out / "state.pt"
         if resume and not state.is_file():
             raise AdnetError(f"--resume: {state} does not exist")
+        if not resume and not overwrite and any((out / n).exists() for n in ("state.pt", "weights.safetensors")):
+            raise AdnetError(f"{out} already holds a run: pass --resume to continue it or --overwrite to start over")
         show = not quiet and int(os.environ.get("RANK", 0)) == 0
         with _progress(steps, show) as report:
             metrics = run_training(config, report, resume=state if resume else None)
@@ -63,7 +66,10 @@ def _config(out: Path, data: list[str], steps: int, batch_size: int, crop: int, 
     try:
         for spec in data:
             DataSpec.parse(spec)
-        model = ADNetConfig(*(int(v) for v in width.split(",")))
+        values = [int(v) for v in width.split(",")]
+        if len(values) != 4:
+            raise ValueError(f"--width takes 4 numbers nf,growth,dense_layers,groups, got {width!r}")
+        model = ADNetConfig(*values)
     except (ValueError, TypeError) as exc:
         raise AdnetError(str(exc).splitlines()[0]) from exc
     if crop % 4:
