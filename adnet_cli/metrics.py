@@ -1,4 +1,4 @@
-"""Image-quality metrics of the HDR literature. Pure functions on numpy arrays (numpy only).
+"""Image-quality metrics of the HDR literature. Pure functions on numpy arrays (numpy and tonemap.mu_law only).
 
 Two conventions, each with its own input domain (every function takes ``(pred, target)``):
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -141,3 +142,27 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(losses(out)) == 2  # rank 0 logs the all-reduced loss once per step
     assert load_weights(str(out / "weights.safetensors")).metadata["adnet.images_seen"] == "8"  # 2 steps x 2 ranks x 2
+
+
+def test_real_dataset_crops_keep_frames_and_ground_truth_together(tmp_path: Path):
+    """kalantari:/ntire: sources: crops, flips and transposes apply to frames and ground truth alike."""
+    from test_datasets import radiance, write_kalantari, write_ntire
+
+    from adnet_cli.errors import InputError
+
+    write_kalantari(tmp_path / "sig17" / "001", radiance(1), (-2.0, 0.0, 2.0), 16)
+    write_ntire(tmp_path / "ntire", "0000_", radiance(2), ("short.png", "medium.png", "long.png"))
+    for spec, gamma in (("kalantari", 2.2), ("ntire", 2.24)):
+        folder = tmp_path / ("sig17" if spec == "kalantari" else "ntire")
+        source = SampleSource([DataSpec.parse(f"{spec}:{folder}")], crop=8, nominal_gamma=gamma)
+        for seed in range(6):
+            frames, exposures, hdr, g = source.draw(seed)
+            assert frames.shape == (3, 8, 8, 3) and hdr.shape == (8, 8, 3)
+            assert exposures[1] / exposures[0] == pytest.approx(4)
+            assert abs(g - gamma) <= 0.1 + 1e-9
+            unsaturated = frames[1] < 0.95  # the medium frame sees hdr * 1 through the dataset's response
+            assert np.abs(frames[1][unsaturated] ** gamma - hdr[unsaturated]).max() < 0.02
+    with pytest.raises(InputError, match="not an NTIRE one"):
+        SampleSource([DataSpec.parse(f"ntire:{tmp_path / 'sig17'}")], crop=8, nominal_gamma=2.24)
+    with pytest.raises(InputError, match="smaller than the crop"):
+        SampleSource([DataSpec.parse(f"kalantari:{tmp_path / 'sig17'}")], crop=16, nominal_gamma=2.2).draw(0)
