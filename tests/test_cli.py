@@ -167,3 +167,20 @@ def test_info_reports_backend_device_and_weights(random_checkpoint):
     assert result.exit_code == 0, result.output
     for word in ("torch", "deform backend", "device", "random.safetensors", "kalantari"):
         assert word in result.stdout
+
+
+def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoint, monkeypatch):
+    import sys
+
+    from adnet_cli.errors import OutputError
+
+    merge_cli = sys.modules["adnet_cli.cli.merge"]  # the package re-exports the command under this name
+
+    def broken(*args, **kwargs):
+        raise OutputError("disk full")
+
+    monkeypatch.setattr(merge_cli, "write_ldr_image", broken)
+    out = tmp_path / "scene.exr"
+    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint)
+    fails_cleanly(result, "disk full")
+    assert not out.exists()

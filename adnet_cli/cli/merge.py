@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+import numpy as np
 import torch
 
 from adnet_cli.bracket import Bracket, load_bracket
@@ -76,12 +77,25 @@ def merge(
         start = time.perf_counter()
         with tile_progress("merging", quiet) as progress:
             hdr = run_merge(loaded.model, bracket.frames, bracket.exposures, loaded.convention, target, options, progress)
-        write_hdr_image(output, hdr, float32=float32, overwrite=overwrite)
-        if preview is not None:
-            write_ldr_image(preview, tonemap_preview(hdr), overwrite=overwrite)
+        _write(output, preview, hdr, float32, overwrite)
         if not quiet:
             written = ", ".join(str(p) for p in (output, preview) if p is not None)
             console.print(f"wrote {written} in {time.perf_counter() - start:.1f} s", highlight=False)
+
+
+def _write(output: Path, preview: Path | None, hdr: np.ndarray, float32: bool, overwrite: bool) -> None:
+    """Both files or neither: a new HDR is removed again if its preview cannot be written."""
+    shown = None if preview is None else tonemap_preview(hdr)
+    existed = output.exists()
+    write_hdr_image(output, hdr, float32=float32, overwrite=overwrite)
+    if preview is None:
+        return
+    try:
+        write_ldr_image(preview, shown, overwrite=overwrite)
+    except BaseException:
+        if not existed:
+            output.unlink(missing_ok=True)
+        raise
 
 
 def _check_outputs(frames: list[Path], output: Path, preview: Path | None, overwrite: bool) -> None:
