@@ -104,7 +104,7 @@ def test_merge_refuses_without_weights(tmp_path, bracket, monkeypatch):
 def test_bad_input_fails_with_one_line(tmp_path, bracket, random_checkpoint, mutate, extra, message):
     mutate(bracket)
     out = tmp_path / "scene.exr"
-    args = extra if "-e" in extra else [*extra, "-e", EXPOSURES]
+    args = extra if ("-e" in extra or "--ev" in extra) else [*extra, "-e", EXPOSURES]
     fails_cleanly(invoke("merge", *bracket, *args, "-o", out, "--weights", random_checkpoint), message)
     assert not out.exists() and not list(tmp_path.glob(".scene*"))
 
@@ -181,6 +181,6 @@ def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoin
 
     monkeypatch.setattr(merge_cli, "write_ldr_image", broken)
     out = tmp_path / "scene.exr"
-    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint)
+    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "disk full")
     assert not out.exists()
