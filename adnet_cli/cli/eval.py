@@ -33,7 +33,7 @@ Method = Enum("Method", {name: name for name in ("adnet", *CLASSICAL)}, type=str
 
 
 def eval_command(
-    dataset: Annotated[Path, typer.Argument(help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")],
     method: Annotated[Optional[list[Method]], typer.Option(help="adnet, debevec, robertson, medium; repeat for several.")] = None,
     layout: Annotated[Layout, typer.Option(help="Dataset layout; auto detects it.")] = Layout.auto,  # type: ignore[attr-defined]
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write all results as JSON.")] = None,

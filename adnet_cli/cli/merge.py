@@ -34,7 +34,7 @@ class BackendChoice(str, Enum):
 
 
 def merge(
-    frames: Annotated[list[Path], typer.Argument(help="Three bracketed frames (PNG, TIFF or JPEG), any order.")],
+    frames: Annotated[list[Path], typer.Argument(metavar="FRAMES", help="Three bracketed frames (PNG, TIFF or JPEG), any order.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDR output: .exr (half float) or .hdr (RGBE).")],
     exposures: Annotated[
         Optional[str], typer.Option("--exposures", "-e", help="Exposure times in seconds, e.g. 1/100,1/25,1/6.")

@@ -47,7 +47,7 @@ class _Settings:
 
 
 def tonemap(
-    inputs: Annotated[list[Path], typer.Argument(help="Linear HDR images: .hdr (Radiance) or .exr (half or float).")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="INPUTS", help="Linear HDR images: .hdr (Radiance) or .exr (half or float).")],
     output: Annotated[
         Path,
         typer.Option(
