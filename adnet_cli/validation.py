@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from adnet_cli.classical import classical_merge
+from adnet_cli.datasets import to_network_domain
 from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.metrics import psnr_l, psnr_mu
 from adnet_cli.model import ADNet
@@ -24,14 +25,11 @@ def validation_set(count: int = 8, size: int = 256) -> list[Sample]:
     return [simulate(VALIDATION_SEED + i, SimulatorConfig(size=size)) for i in range(count)]
 
 
-def _short_white(linear: np.ndarray, exposures: np.ndarray) -> np.ndarray:
-    return linear * np.float32(exposures[0] / exposures[1])
-
-
 def _mean_scores(predictions: list[np.ndarray], samples: list[Sample]) -> dict[str, float]:
     mu, lin = [], []
     for pred, sample in zip(predictions, samples):
-        p, t = _short_white(pred, sample.exposures), _short_white(sample.hdr, sample.exposures)
+        p = to_network_domain(pred, sample.exposures, "kalantari")
+        t = to_network_domain(sample.hdr, sample.exposures, "kalantari")
         mu.append(psnr_mu(p, t))
         lin.append(psnr_l(p, t))
     return {"psnr_mu": float(np.mean(mu)), "psnr_l": float(np.mean(lin))}
