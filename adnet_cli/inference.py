@@ -40,12 +40,17 @@ class MergeOptions:
     half: bool = False  # fp16 autocast; CUDA only
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable device, or DeviceError."""
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable device, or DeviceError.
+
+    ``auto`` and a bare ``cuda`` mean GPU `local_rank` (this process's GPU under torchrun)."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+            name = "cuda"
+        else:
+            return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    if name == "cuda":
+        name = f"cuda:{local_rank}"
     try:
         device = torch.device(name)
     except RuntimeError as exc:

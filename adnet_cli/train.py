@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from adnet_cli.errors import AdnetError
+from adnet_cli.inference import resolve_device
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
 from adnet_cli.tonemap import MU
@@ -95,10 +96,7 @@ class _Run:
 
 
 def _device(name: str, local_rank: int) -> torch.device:
-    """auto -> cuda:LOCAL_RANK or cpu; a bare "cuda" also means this process's GPU under torchrun."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    device = resolve_device(name, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)  # collectives stage data on the current device
     return device
@@ -143,7 +141,7 @@ def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> No
 
 def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int) -> Path:
     out = config.out_dir
-    model = run.model.module if hasattr(run.model, "module") else run.model
+    model = _unwrap(run.model)
     extra = {
         "adnet.steps": str(run.step),
         "adnet.images_seen": str(images),
@@ -250,11 +248,3 @@ def _emit(report: Callable[[TrainEvent], None], log: TextIO | None, event: Train
         log.write(json.dumps({"event": event.kind, "step": event.step, **event.values, "time": time.time()}) + "\n")
         log.flush()
     report(event)
-
-
-def config_summary(config: TrainConfig) -> dict[str, object]:
-    """The run's settings as plain JSON-able values (for logs and the weights card)."""
-    d = asdict(config)
-    d["out_dir"] = str(config.out_dir)
-    return d
-

@@ -95,17 +95,11 @@ def _mergers(methods: list[str], layout: str, weights: str | None, convention: C
         if name == "adnet":
             conv = None if convention is ConventionChoice.auto else convention.value
             loaded = load_weights(weights, convention=conv, deform_backend=backend.value)
-            target = resolve_device(f"cuda:{local_rank}" if device in ("auto", "cuda") and _cuda() else device)
+            target = resolve_device(device, local_rank)
             mergers[name] = network_merger(loaded.model, loaded.convention, target, options)
         else:
             mergers[name] = classical_merger(name, DATASET_GAMMA[layout])
     return mergers
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _saver(save_dir: Path) -> Saver:
