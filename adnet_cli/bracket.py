@@ -1,7 +1,10 @@
-"""A bracket of three LDR frames with exposure times: parsing, reading and ordering."""
+"""A bracket of three or more frames with exposure times: parsing exposures, choosing the three the
+network takes, reading them (PNG/TIFF/JPEG or camera RAW), mapping them to the network's input, and
+the radiometric scale of the result."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -10,21 +13,60 @@ from pathlib import Path
 import numpy as np
 
 from adnet_cli.errors import InputError
-from adnet_cli.io import ExifExposure, read_exif_exposure, read_ldr
+from adnet_cli.exif import ExifExposure, read_exif_exposure
+from adnet_cli.io import LDR_INPUT_SUFFIXES, read_ldr_codes, unit_float
+from adnet_cli.raw import RAW_SUFFIXES, is_raw, read_raw, read_raw_exposure
+from adnet_cli.response import linear_to_network, to_network_frames
 
 FRAMES = 3
 MAX_EV = 30.0  # 2**30 keeps every exposure ratio finite and non-zero in float32
+FRAME_SUFFIXES: tuple[str, ...] = (*LDR_INPUT_SUFFIXES, *RAW_SUFFIXES)
+EV_SOURCE = "--ev"  # Bracket.source when exposures are relative (stops), not seconds
+
+
+@dataclass(frozen=True)
+class BracketPlan:
+    """All frames of one bracket sorted by exposure (short to long) and the three the network takes.
+
+    chosen: indices into ``paths``: (short, reference, long), ascending.
+    """
+
+    paths: tuple[Path, ...]
+    exposures: tuple[float, ...]  # seconds, or relative units when given as EV
+    chosen: tuple[int, int, int]
+    source: str  # where the exposures came from: "--exposures", "--ev", "EXIF ..."
+
+    @property
+    def reference(self) -> Path:
+        return self.paths[self.chosen[1]]
+
+    def selection_note(self) -> str | None:
+        """One line saying which frames are used when the bracket has more than three, else None."""
+        if len(self.paths) == FRAMES:
+            return None
+        short, ref, long = (f"#{i} {self.paths[i].name}" for i in self.chosen)
+        return (
+            f"{len(self.paths)} frames: using {short}, {ref} (reference), {long} "
+            "(#: sorted by exposure; --frames to choose)"
+        )
 
 
 @dataclass(frozen=True)
 class Bracket:
-    """Three frames sorted by exposure: short, medium (the reference), long."""
+    """Three frames sorted by exposure: short, medium (the reference), long.
 
-    frames: np.ndarray  # (3, H, W, 3) float32 RGB in [0, 1]
+    frames: (3, H, W, 3) RGB. From PNG/TIFF/JPEG: the code values as decoded (camera response), uint8
+    when every frame is 8-bit, else uint16 (8-bit codes x 257), kept as integers to save memory
+    (:func:`adnet_cli.io.unit_float` gives [0, 1]). From camera RAW (``linear``): float32, linear,
+    1.0 = sensor white. :func:`network_frames` maps either to the network's input.
+    """
+
+    frames: np.ndarray
     exposures: tuple[float, float, float]  # seconds, or relative units when given as EV
     paths: tuple[Path, Path, Path]
     source: str  # where the exposures came from: "--exposures", "--ev", "EXIF ..."
     notes: tuple[str, ...]
+    linear: bool = False
 
     @property
     def reference(self) -> Path:
@@ -50,9 +92,39 @@ def parse_ev(text: str) -> list[float]:
     return [2.0**ev for ev in stops]
 
 
+def parse_frame_indices(text: str) -> tuple[int, int, int]:
+    """``"0,2,4"`` -> three distinct indices >= 0, ascending (the middle one is the reference).
+
+    Indices count from 0 in the bracket sorted by exposure, short to long."""
+    try:
+        indices = sorted(int(part.strip()) for part in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--frames: cannot parse {text!r}; expected three indices, e.g. 0,2,4") from exc
+    if len(indices) != FRAMES or len(set(indices)) != FRAMES or indices[0] < 0:
+        raise InputError(f"--frames: need three different indices >= 0, got {text!r}")
+    return indices[0], indices[1], indices[2]
+
+
+def select_frames(exposures: Sequence[float]) -> tuple[int, int, int]:
+    """The three frames the network takes from a bracket sorted by exposure (ascending, >= 3 values):
+    the shortest, the longest, and as reference the inner frame whose log2 exposure is nearest the
+    midpoint of the extremes (ties go to the shorter one, which clips less)."""
+    if len(exposures) < FRAMES:
+        raise InputError(f"ADNet needs at least 3 frames; got {len(exposures)}")
+    last = len(exposures) - 1
+    middle = (math.log2(exposures[0]) + math.log2(exposures[last])) / 2
+    reference = min(range(1, last), key=lambda i: (abs(math.log2(exposures[i]) - middle), i))
+    return 0, reference, last
+
+
+def read_capture(path: Path) -> ExifExposure:
+    """Capture settings of one frame: EXIF, plus LibRaw's metadata for camera RAW files."""
+    return read_raw_exposure(path) if is_raw(path) else read_exif_exposure(path)
+
+
 def exif_exposures(paths: Sequence[Path]) -> tuple[list[float], str]:
     """Exposure per frame from EXIF: ExposureTime, scaled by ISO / FNumber**2 when those differ."""
-    tags = [read_exif_exposure(p) for p in paths]
+    tags = [read_capture(p) for p in paths]
     missing = [p.name for p, t in zip(paths, tags) if not t.exposure_time or t.exposure_time <= 0]
     if missing:
         raise InputError(f"no exposure time in EXIF of {', '.join(missing)}; give --exposures or --ev")
@@ -73,43 +145,136 @@ def _differs(tags: Sequence[ExifExposure], field: str) -> bool:
     return len(values) > 1
 
 
-def load_bracket(paths: Sequence[Path], exposures: str | None = None, ev: str | None = None) -> Bracket:
-    """Read three frames and their exposures (from `exposures`, `ev`, or EXIF, in that order of
-    preference) and sort them short to long. Raises InputError on any inconsistency."""
-    if len(paths) != FRAMES:
-        raise InputError(f"ADNet merges exactly 3 frames; got {len(paths)}")
+def plan_bracket(
+    paths: Sequence[Path],
+    exposures: str | None = None,
+    ev: str | None = None,
+    frames: tuple[int, int, int] | None = None,
+) -> BracketPlan:
+    """Exposures of 3 or more frames (from `exposures`, `ev`, or EXIF, in that order of preference),
+    sorted short to long, and the three to merge: `frames` (indices into that order) or
+    :func:`select_frames`. Reads EXIF only, no pixels. Raises InputError on any inconsistency."""
+    if len(paths) < FRAMES:
+        raise InputError(f"ADNet needs at least 3 frames; got {len(paths)}")
+    seen: set[Path] = set()
+    for p in paths:
+        if Path(p).resolve() in seen:
+            raise InputError(f"{p}: given twice")
+        seen.add(Path(p).resolve())
     if exposures is not None and ev is not None:
         raise InputError("give either --exposures or --ev, not both")
     if exposures is not None:
         times, source = parse_exposures(exposures), "--exposures"
     elif ev is not None:
-        times, source = parse_ev(ev), "--ev"
+        times, source = parse_ev(ev), EV_SOURCE
     else:
         times, source = exif_exposures(paths)
-    _check_times(times)
-    images = [read_ldr(p) for p in paths]
-    sizes = {img.pixels.shape[:2] for img in images}
-    if len(sizes) > 1:
-        listing = ", ".join(f"{p.name} {img.pixels.shape[1]}x{img.pixels.shape[0]}" for p, img in zip(paths, images))
-        raise InputError(f"frames differ in size: {listing}")
-    order = sorted(range(FRAMES), key=lambda i: times[i])
-    notes = tuple(n for img in images for n in img.notes)
-    return Bracket(
-        frames=np.stack([images[i].pixels for i in order]),
-        exposures=tuple(times[i] for i in order),  # type: ignore[arg-type]
-        paths=tuple(Path(paths[i]) for i in order),  # type: ignore[arg-type]
-        source=source,
-        notes=notes,
-    )
+    _check_values(times, len(paths))
+    order = sorted(range(len(paths)), key=lambda i: times[i])
+    ordered = [times[i] for i in order]
+    if frames is not None and frames[-1] >= len(paths):
+        count = len(paths)
+        raise InputError(f"--frames: index {frames[-1]} out of range; this bracket has {count} frames (0-{count - 1})")
+    chosen = frames if frames is not None else select_frames(ordered)
+    _check_chosen([ordered[i] for i in chosen])
+    return BracketPlan(tuple(Path(paths[i]) for i in order), tuple(ordered), chosen, source)
 
 
-def _check_times(times: list[float]) -> None:
-    if len(times) != FRAMES:
-        raise InputError(f"need 3 exposure values, got {len(times)}")
-    listing = ", ".join(f"{t:g}" for t in times)
+def _check_values(times: list[float], count: int) -> None:
+    if len(times) != count:
+        raise InputError(f"need {count} exposure values, got {len(times)}")
     if any(not np.isfinite(t) or t <= 0 for t in times):
-        raise InputError(f"exposure times must be positive, got {listing}")
+        raise InputError(f"exposure times must be positive, got {', '.join(f'{t:g}' for t in times)}")
+
+
+def _check_chosen(times: list[float]) -> None:
+    listing = ", ".join(f"{t:g}" for t in times)
     if max(times) / min(times) > 2**MAX_EV:
         raise InputError(f"exposure times span more than {MAX_EV:g} stops, got {listing}")
     if len(set(times)) != FRAMES:
         raise InputError(f"exposure times must differ, got {listing}")
+
+
+def read_bracket(plan: BracketPlan) -> Bracket:
+    """Read the three chosen frames of `plan` (the others are not opened). Raises InputError."""
+    paths = [plan.paths[i] for i in plan.chosen]
+    pixels, notes, linear = _read_frames(paths)
+    if len({p.shape[:2] for p in pixels}) > 1:
+        listing = ", ".join(f"{path.name} {p.shape[1]}x{p.shape[0]}" for path, p in zip(paths, pixels))
+        raise InputError(f"frames differ in size: {listing}")
+    selection = plan.selection_note()
+    return Bracket(
+        frames=np.stack(pixels),
+        exposures=tuple(plan.exposures[i] for i in plan.chosen),  # type: ignore[arg-type]
+        paths=tuple(paths),  # type: ignore[arg-type]
+        source=plan.source,
+        notes=(*notes, *([selection] if selection else [])),
+        linear=linear,
+    )
+
+
+def _read_frames(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str], bool]:
+    """All camera RAW (linear, True) or all PNG/TIFF/JPEG (as decoded, False): pixels and notes."""
+    raws = [is_raw(p) for p in paths]
+    if any(raws) and not all(raws):
+        raise InputError(f"a bracket mixes camera RAW and other files: {', '.join(p.name for p in paths)}")
+    if all(raws):
+        decoded = [read_raw(p) for p in paths]
+        return [d.linear for d in decoded], [n for d in decoded for n in d.notes], True
+    images = [read_ldr_codes(p) for p in paths]
+    codes = [img.codes for img in images]
+    if len({c.dtype for c in codes}) > 1:  # 8- and 16-bit frames: k / 255 == 257 k / 65535 exactly
+        codes = [c if c.dtype == np.uint16 else c.astype(np.uint16) * np.uint16(257) for c in codes]
+    return codes, [n for img in images for n in img.notes], False
+
+
+def network_frames(bracket: Bracket, response: str, gamma: float) -> tuple[np.ndarray, str | None]:
+    """The bracket's frames in the network's input convention (``v**gamma`` proportional to exposure x
+    radiance), and a line saying how, or None when the frames are used as decoded.
+
+    response: "gamma" | "srgb" | "calibrate" (see :mod:`adnet_cli.response`); ignored for RAW frames,
+    which are linear already. gamma: the checkpoint convention's input gamma."""
+    if bracket.linear:
+        return linear_to_network(bracket.frames, gamma), f"camera RAW: linear, encoded with gamma {gamma:g}"
+    if response == "gamma":
+        return bracket.frames, None
+    result = to_network_frames(unit_float(bracket.frames), bracket.exposures, response, gamma)
+    return result.frames, result.description
+
+
+def load_bracket(
+    paths: Sequence[Path],
+    exposures: str | None = None,
+    ev: str | None = None,
+    frames: tuple[int, int, int] | None = None,
+) -> Bracket:
+    """:func:`plan_bracket` then :func:`read_bracket`. Raises InputError on any inconsistency."""
+    return read_bracket(plan_bracket(paths, exposures=exposures, ev=ev, frames=frames))
+
+
+def parse_scale(text: str) -> float | None:
+    """``--scale``: ``"reference"`` -> None; ``"fixed:T"`` (T in seconds, fractions allowed) -> T > 0."""
+    if text.strip() == "reference":
+        return None
+    kind, _, value = text.partition(":")
+    try:
+        seconds = float(Fraction(value.strip())) if kind.strip() == "fixed" else math.nan
+    except (ValueError, ZeroDivisionError, OverflowError):
+        seconds = math.nan
+    if not (np.isfinite(seconds) and seconds > 0):
+        raise InputError(f"--scale: expected reference or fixed:SECONDS (e.g. fixed:1/60), got {text!r}")
+    return seconds
+
+
+def output_scale(bracket: Bracket, fixed: float | None) -> float:
+    """Factor taking a merge (1.0 = radiance that saturates the reference frame) to the requested scale.
+
+    fixed None: 1. fixed = T seconds: a T-second exposure saturates at t_reference / T times the radiance
+    that saturates the reference, so the factor is T / t_reference and 1.0 then means the radiance that
+    saturates a T-second exposure at the bracket's ISO and aperture. Raises InputError for --ev brackets.
+    """
+    if fixed is None:
+        return 1.0
+    if bracket.source == EV_SOURCE:
+        raise InputError("--scale fixed needs exposure times in seconds (EXIF or --exposures), not --ev")
+    return fixed / bracket.exposures[1]

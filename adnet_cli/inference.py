@@ -14,20 +14,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from adnet_cli.cpu import native_bf16
 from adnet_cli.errors import DeviceError
+from adnet_cli.io import unit_float
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import Convention, build_inputs, to_linear
 
 Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 DEFAULT_TILE_PAD = 32
-# Peak bytes per pixel of a tile window (fp32 forward, pure-PyTorch deform op): 11.7-14.2 KB
-# measured with benchmarks/tile_memory.py. The default tile keeps a window under a quarter of free memory.
-BYTES_PER_PIXEL = 12_000
-# On the CPU, time per pixel grows with the window (58 s/MP at 128, 86 s/MP at 512, same benchmark),
-# so larger tiles buy nothing there; GPUs prefer the largest tile that fits.
-CPU_MAX_TILE = 512
+# Peak bytes per pixel of a tile window, measured with benchmarks/tile_memory.py: on the CPU
+# (deformable conv in row bands) 5.1 KB in bfloat16 and 7-10.5 KB in float32; on a GPU (one band)
+# 11.7-14.2 KB in float32.
+CPU_BYTES_PER_PIXEL = {torch.bfloat16: 6_000, torch.float32: 10_500}
+GPU_BYTES_PER_PIXEL = 14_000
+# On the CPU a window beyond ~0.3 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
+# already 1.3 at 448) and costs GBs, so its memory is capped: a 24 MP merge then peaks below 3 GB.
+CPU_WINDOW_BYTES = 3 << 29  # 1.5 GiB
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class MergeOptions:
     tile: int | None = None  # None: chosen from free memory
     tile_pad: int = DEFAULT_TILE_PAD
     tta: bool = False
-    half: bool = False  # fp16 autocast; CUDA only
+    precision: str = "auto"  # one of PRECISIONS; see resolve_precision
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
@@ -77,13 +82,17 @@ def free_memory_bytes(device: torch.device) -> int:
     return 4 << 30
 
 
-def default_tile(device: torch.device, tile_pad: int) -> int:
-    """Largest tile (multiple of 64, 128..2048; at most 512 on the CPU) whose window fits in a
-    quarter of free memory."""
+def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch.float32) -> int:
+    """Largest tile (multiple of 64, 128..2048) whose window fits in a quarter of free memory, and on
+    the CPU in CPU_WINDOW_BYTES, computing in `dtype`."""
     budget = free_memory_bytes(device) // 4
-    side = int((budget / BYTES_PER_PIXEL) ** 0.5) - 2 * tile_pad
-    ceiling = CPU_MAX_TILE if device.type == "cpu" else 2048
-    return int(min(ceiling, max(128, side // 64 * 64)))
+    if device.type == "cpu":
+        budget = min(budget, CPU_WINDOW_BYTES)
+        per_pixel = CPU_BYTES_PER_PIXEL.get(dtype, CPU_BYTES_PER_PIXEL[torch.float32])
+    else:
+        per_pixel = GPU_BYTES_PER_PIXEL
+    side = int((budget / per_pixel) ** 0.5) - 2 * tile_pad
+    return int(min(2048, max(128, side // 64 * 64)))
 
 
 def _round_up(n: int, m: int = MULTIPLE) -> int:
@@ -133,31 +142,54 @@ class Tile:
     wx1: int
 
 
+def _cuts(length: int, tile: int) -> list[int]:
+    """Core boundaries 0 = c0 < c1 < ... = length on multiples of 4, in as few equal parts as keep
+    each at most `tile` (so windows are alike in size: no sliver at the end)."""
+    parts = -(-length // tile)
+    return [0, *(_round_up(length * i // parts) for i in range(1, parts)), length]
+
+
 def plan_tiles(height: int, width: int, tile: int, tile_pad: int) -> list[Tile]:
     """Tiles covering an (H, W) image whose sides are multiples of 4; tile <= 0 means one tile.
 
-    Core and window edges fall on multiples of 4 so every window sees the same pyramid grid as the
-    whole image would.
+    Cores are at most `tile` square, split evenly; each window adds `tile_pad` pixels of context
+    where the image goes on. Core and window edges fall on multiples of 4 so every window sees the
+    same pyramid grid as the whole image would.
     """
     if tile <= 0 or (tile >= height and tile >= width):
         return [Tile(0, height, 0, width, 0, height, 0, width)]
     tile, pad = _round_up(tile), _round_up(tile_pad)
-    tiles = []
-    for y0 in range(0, height, tile):
-        for x0 in range(0, width, tile):
-            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
-            tiles.append(
-                Tile(y0, y1, x0, x1, max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
-            )
-    return tiles
+    rows, cols = _cuts(height, tile), _cuts(width, tile)
+    return [
+        Tile(y0, y1, x0, x1, max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
+        for y0, y1 in zip(rows, rows[1:])
+        for x0, x1 in zip(cols, cols[1:])
+    ]
 
 
-def _autocast(device: torch.device, half: bool) -> contextlib.AbstractContextManager:
-    if not half:
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """The compute dtype for `name` on `device`, or DeviceError.
+
+    ``auto`` is bfloat16 on a CPU with native bf16 instructions (autocast: 1.6x faster there and
+    -0.03 dB PSNR-mu on the validation set, see benchmarks/cpu_merge.py) and float32 elsewhere.
+    ``float16`` needs CUDA; ``bfloat16`` a CPU or a CUDA GPU that supports it."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cpu" and native_bf16() else torch.float32
+    if name not in PRECISIONS:
+        raise DeviceError(f"unknown precision {name!r} (choose {', '.join(PRECISIONS)})")
+    if name == "float16" and device.type != "cuda":
+        raise DeviceError("float16 (--half) needs a CUDA device; on the CPU use bfloat16")
+    if name == "bfloat16" and device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"bfloat16 is not supported on {device.type}")
+    if name == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise DeviceError(f"{device} does not support bfloat16")
+    return getattr(torch, name)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    if dtype == torch.float32:
         return contextlib.nullcontext()
-    if device.type != "cuda":
-        raise DeviceError("--half needs a CUDA device")
-    return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def run_window(
@@ -173,7 +205,8 @@ def run_window(
     ldrs = torch.from_numpy(np.ascontiguousarray(window)).to(device).permute(0, 3, 1, 2).unsqueeze(0)
     names = TTA_TRANSFORMS if options.tta else TTA_TRANSFORMS[:1]
     total = None
-    with torch.inference_mode(), _autocast(device, options.half):
+    dtype = resolve_precision(options.precision, device)
+    with torch.inference_mode(), _autocast(device, dtype):
         for name in names:
             inputs = build_inputs(tta_apply(ldrs, name), exposures, convention)
             out = tta_invert(model(*inputs), name).float()
@@ -193,19 +226,21 @@ def merge(
 ) -> np.ndarray:
     """Merge a bracket into linear HDR.
 
-    frames: (3, H, W, 3) float32 RGB in [0, 1], ordered short, medium (reference), long.
+    frames: (3, H, W, 3) RGB, ordered short, medium (reference), long: float32 in [0, 1], or uint8 /
+    uint16 code values (/ 255, / 65535), which are converted one window at a time.
     exposures: the three exposure times in the same order (seconds or any common unit).
     Returns (H, W, 3) float32 linear radiance, 1.0 = radiance that saturates the reference frame.
     progress: called as progress(done_tiles, total_tiles).
     """
     height, width = frames.shape[1:3]
     padded = pad_to_multiple(frames)
-    tile = default_tile(device, options.tile_pad) if options.tile is None else options.tile
+    dtype = resolve_precision(options.precision, device)  # refuses a bad precision before any work
+    tile = default_tile(device, options.tile_pad, dtype) if options.tile is None else options.tile
     tiles = plan_tiles(padded.shape[1], padded.shape[2], tile, options.tile_pad)
     out = np.empty(padded.shape[1:], dtype=np.float32)
     model = model.to(device)
     for t in _tiles(tiles, progress):
-        window = padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1]
+        window = unit_float(padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1])
         result = run_window(model, window, exposures, convention, device, options)
         out[t.y0 : t.y1, t.x0 : t.x1] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
     return out[:height, :width]

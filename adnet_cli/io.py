@@ -1,6 +1,6 @@
 """Reading and writing the images the CLI handles: bracketed LDR inputs, HDR results, previews.
 
-A leaf module: it imports only numpy, OpenCV, OpenEXR, exifread and :mod:`adnet_cli.errors`,
+A leaf module: it imports only numpy, OpenCV, OpenEXR and :mod:`adnet_cli.errors` / :mod:`adnet_cli.exif`,
 and never prints. Problems a user can fix raise :class:`InputError` / :class:`OutputError`
 with one line that names the file; harmless conversions are reported as ``notes``.
 
@@ -13,21 +13,21 @@ an existing file that was to be overwritten stays intact.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import secrets
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import cv2
-import exifread
 import numpy as np
 import OpenEXR
 
 from adnet_cli.cvlog import quiet_opencv
 from adnet_cli.errors import InputError, OutputError
+from adnet_cli.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
 
 HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")
 LDR_INPUT_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -58,33 +58,25 @@ class LdrImage:
 
 
 @dataclass(frozen=True)
-class ExifExposure:
-    """Exposure settings from a file's EXIF block; ``None`` where a tag is absent or unusable.
+class LdrCodes:
+    """A decoded low-dynamic-range input as stored: (H, W, 3) uint8 or uint16 RGB code values,
+    upright, and the notes of :class:`LdrImage`. A quarter (8-bit) or half (16-bit) the memory of
+    float32 pixels; :func:`unit_float` converts."""
 
-    exposure_time: seconds (ExposureTime), > 0.
-    iso: ISOSpeedRatings / PhotographicSensitivity, > 0.
-    f_number: FNumber, > 0.
-    """
+    codes: np.ndarray
+    notes: tuple[str, ...]
 
-    exposure_time: float | None
-    iso: float | None
-    f_number: float | None
+
+def unit_float(frames: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 codes -> float32 in [0, 1] (code / 255 or / 65535); float arrays as float32."""
+    if frames.dtype == np.uint8:
+        return frames.astype(np.float32) / np.float32(255)
+    if frames.dtype == np.uint16:
+        return frames.astype(np.float32) / np.float32(65535)
+    return frames.astype(np.float32, copy=False)
 
 
 # ----------------------------------------------------------------------------- reading
-
-
-def _check_readable_file(path: Path) -> None:
-    """Raise InputError unless ``path`` is an existing regular file we may open."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not an image file")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from exc
 
 
 def _to_rgb(img: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
@@ -106,84 +98,57 @@ def _to_rgb(img: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
 
 
 def read_ldr(path: Path) -> LdrImage:
-    """Read an 8/16-bit PNG or TIFF or an 8-bit JPEG as RGB in [0, 1].
+    """:func:`read_ldr_codes` as an :class:`LdrImage`: (H, W, 3) float32 RGB in [0, 1]."""
+    found = read_ldr_codes(path)
+    bit_depth = 8 if found.codes.dtype == np.uint8 else 16
+    return LdrImage(pixels=unit_float(found.codes), bit_depth=bit_depth, notes=found.notes)
 
-    The file is decoded with ``cv2.imread(..., IMREAD_UNCHANGED)``; EXIF orientation is NOT
-    applied. Grayscale is replicated to three channels and alpha is dropped (both noted).
 
-    Returns an :class:`LdrImage` whose pixels are (H, W, 3) float32 in [0, 1].
+def read_ldr_codes(path: Path) -> LdrCodes:
+    """Read an 8/16-bit PNG or TIFF or an 8-bit JPEG as RGB code values, upright.
+
+    The file is decoded with ``cv2.imread(..., IMREAD_UNCHANGED)``, then the EXIF Orientation
+    tag (2-8) is applied, as photo viewers do (noted; the result is then H and W swapped for
+    5-8). Grayscale is replicated to three channels and alpha is dropped (both noted).
+
+    Returns :class:`LdrCodes`: (H, W, 3) uint8 or uint16.
     Raises InputError for a missing file, a directory, anything OpenCV cannot decode, and
     sample types other than uint8/uint16 (e.g. float or 32-bit TIFF).
     """
     path = Path(path)
-    _check_readable_file(path)
+    check_readable_file(path)
+    tags = read_tags(path)
+    orientation = tag_orientation(tags)
     with quiet_opencv():
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        img = _decode_unturned(path, tags.get("Image Orientation"))
     if img is None:
         raise InputError(f"{path}: not an image OpenCV can read")
-    if img.dtype == np.uint8:
-        bit_depth, scale = 8, 255.0
-    elif img.dtype == np.uint16:
-        bit_depth, scale = 16, 65535.0
-    else:
+    if img.dtype not in (np.uint8, np.uint16):
         raise InputError(
             f"{path}: unsupported sample type {img.dtype} (only 8-bit and 16-bit integer images)"
         )
     rgb, notes = _to_rgb(img, path)
-    pixels = rgb.astype(np.float32) / np.float32(scale)
-    return LdrImage(pixels=pixels, bit_depth=bit_depth, notes=tuple(notes))
+    if orientation is not None and orientation != 1:
+        rgb = apply_orientation(rgb, orientation)
+        notes.append(f"{path}: {ORIENTATIONS[orientation][0]} (EXIF orientation {orientation})")
+    return LdrCodes(codes=rgb, notes=tuple(notes))
 
 
-def _tag_float(tags: dict, names: tuple[str, ...]) -> float | None:
-    """First value of the first tag present in ``names`` as a positive finite float, else None."""
-    for name in names:
-        tag = tags.get(name)
-        values = getattr(tag, "values", None)
-        if not values or isinstance(values, (str, bytes)):
-            continue
-        try:
-            value = float(values[0])
-        except (TypeError, ValueError, ZeroDivisionError):
-            continue
-        if np.isfinite(value) and value > 0:
-            return value
-    return None
+def _decode_unturned(path: Path, orientation_tag: object) -> np.ndarray | None:
+    """``cv2.imread(path, IMREAD_UNCHANGED)``: the stored pixels, never turned; None if undecodable.
 
-
-def read_exif_exposure(path: Path) -> ExifExposure:
-    """Read ExposureTime (s), ISO and FNumber from the EXIF block of a JPEG/TIFF/PNG.
-
-    Fields are None when the file has no EXIF, the tag is missing, or its value is not a
-    positive number (a corrupt EXIF block counts as no EXIF). Raises InputError only when
-    the file itself cannot be opened.
+    IMREAD_UNCHANGED leaves a JPEG's or PNG's EXIF orientation alone, but OpenCV's TIFF decoder
+    (libtiff's RGBA reader) applies Orientation 2-4 itself and fails on 5-8. A TIFF with an
+    Orientation other than 1 is therefore decoded from an in-memory copy whose tag says 1.
     """
-    path = Path(path)
-    _check_readable_file(path)
-    logger = logging.getLogger("exifread")
-    previous_level = logger.level
-    logger.setLevel(logging.ERROR)  # exifread warns "no exif data" through logging
-    try:
-        with open(path, "rb") as fh:
-            tags = exifread.process_file(fh, details=False)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except Exception:  # noqa: BLE001 - exifread raises assorted errors on corrupt blocks
-        tags = {}
-    finally:
-        logger.setLevel(previous_level)
-    return ExifExposure(
-        exposure_time=_tag_float(tags, ("EXIF ExposureTime", "Image ExposureTime")),
-        iso=_tag_float(
-            tags,
-            (
-                "EXIF ISOSpeedRatings",
-                "EXIF PhotographicSensitivity",
-                "Image ISOSpeedRatings",
-                "Image PhotographicSensitivity",
-            ),
-        ),
-        f_number=_tag_float(tags, ("EXIF FNumber", "Image FNumber")),
-    )
+    offset = getattr(orientation_tag, "field_offset", None)
+    size = getattr(orientation_tag, "field_length", None)
+    if path.suffix.lower() not in (".tif", ".tiff") or offset is None or size not in (2, 4):
+        return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = bytearray(path.read_bytes())
+    endian = ">" if data[:2] == b"MM" else "<"
+    struct.pack_into(endian + ("H" if size == 2 else "I"), data, offset, 1)
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
 def _read_radiance(path: Path) -> np.ndarray:
@@ -228,7 +193,7 @@ def read_hdr(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in HDR_SUFFIXES:
         raise InputError(f"{path}: unknown HDR extension '{path.suffix}'; expected .hdr or .exr")
-    _check_readable_file(path)
+    check_readable_file(path)
     return _read_radiance(path) if suffix == ".hdr" else _read_openexr(path)
 
 

@@ -35,11 +35,15 @@ def _mean_scores(predictions: list[np.ndarray], samples: list[Sample]) -> dict[s
     return {"psnr_mu": float(np.mean(mu)), "psnr_l": float(np.mean(lin))}
 
 
-def score(model: ADNet, samples: list[Sample], convention: Convention, device: torch.device) -> dict[str, float]:
-    """Mean PSNR-mu / PSNR-l (dB) of `model` over `samples`, run as `adnet merge` runs it (whole image)."""
+def score(
+    model: ADNet, samples: list[Sample], convention: Convention, device: torch.device, precision: str = "float32"
+) -> dict[str, float]:
+    """Mean PSNR-mu / PSNR-l (dB) of `model` over `samples`, run as `adnet merge` runs it (whole image),
+    in float32 unless `precision` says otherwise (the numbers in weights cards are float32)."""
     was_training = model.training
     model.eval()
-    preds = [merge(model, s.ldrs, tuple(s.exposures), convention, device, MergeOptions(tile=0)) for s in samples]
+    preds = [merge(model, s.ldrs, tuple(s.exposures), convention, device, MergeOptions(tile=0, precision=precision))
+             for s in samples]
     model.train(was_training)
     return _mean_scores(preds, samples)
 

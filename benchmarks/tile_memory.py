@@ -1,7 +1,9 @@
 """Peak memory and time of one tile window, to size the default tile.
 
-Run from the repository root:  python benchmarks/tile_memory.py [--sides 128,256,384,512] [--device cpu]
-Each window runs in a fresh subprocess (random weights, fp32, no TTA), so its peak RSS is its own.
+Run from the repository root:
+    python benchmarks/tile_memory.py [--sides 128,256,384,512] [--device cpu] [--precision auto]
+Each window runs in a fresh subprocess (random weights, no TTA, the allocator setting `adnet` uses),
+so its peak RSS is its own.
 Prints seconds per megapixel, peak RSS above the idle process, and bytes per pixel; the ratio column
 compares s/MP with the first side measured in the same run.
 """
@@ -20,16 +22,18 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np, torch
+from adnet_cli.cpu import keep_freed_memory
 from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.model import ADNet
 from tests.conftest import randomise, synthetic_bracket
-side, device = int(sys.argv[1]), torch.device(sys.argv[2])
+side, device, precision = int(sys.argv[1]), torch.device(sys.argv[2]), sys.argv[3]
+keep_freed_memory()
 model = randomise(ADNet(deform_backend="torch"))
 frames, times = synthetic_bracket(side, side)
-merge(model, frames[:, :16, :16], times, "kalantari", device, MergeOptions(tile=0))  # warm-up
+merge(model, frames[:, :16, :16], times, "kalantari", device, MergeOptions(tile=0, precision=precision))  # warm-up
 idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
-merge(model, frames, times, "kalantari", device, MergeOptions(tile=0))
+merge(model, frames, times, "kalantari", device, MergeOptions(tile=0, precision=precision))
 elapsed = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"seconds": elapsed, "idle_kb": idle, "peak_kb": peak}}))
@@ -40,12 +44,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", default="128,256,384,512")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", help="auto, float32, bfloat16, float16")
     args = parser.parse_args()
     code = CHILD.format(root=str(ROOT))
     print(f"{'side':>5} {'s/MP':>7} {'ratio':>6} {'peak MB':>8} {'B/px':>7}")
     first = None
     for side in (int(s) for s in args.sides.split(",")):
-        done = subprocess.run([sys.executable, "-c", code, str(side), args.device], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", code, str(side), args.device, args.precision], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{side:>5} failed: {done.stderr.strip().splitlines()[-1]}")
             continue

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import synthetic_bracket
 
+from adnet_cli import inference
 from adnet_cli.errors import DeviceError
 from adnet_cli.inference import (
     TTA_TRANSFORMS,
@@ -16,11 +17,13 @@ from adnet_cli.inference import (
     pad_to_multiple,
     plan_tiles,
     resolve_device,
+    resolve_precision,
     tta_apply,
     tta_invert,
 )
 
 CPU = torch.device("cpu")
+FP32 = {"precision": "float32"}  # the exact path; "auto" is bfloat16 on CPUs with native bf16
 
 
 class Pointwise(torch.nn.Module):
@@ -48,8 +51,8 @@ def test_tta_merge_equals_plain_merge_for_an_equivariant_model():
 def test_tta_is_the_mean_of_four_hand_inverted_runs(random_model):
     """Against a reference built without tta_apply/tta_invert: numpy flips and transposes."""
     frames, times = synthetic_bracket(16, 24)
-    tta = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True))
-    run = lambda f: merge(random_model, np.ascontiguousarray(f), times, "kalantari", CPU, MergeOptions(tile=0))  # noqa: E731
+    tta = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True, **FP32))
+    run = lambda f: merge(random_model, np.ascontiguousarray(f), times, "kalantari", CPU, MergeOptions(tile=0, **FP32))  # noqa: E731
     reference = (
         run(frames)
         + run(frames.transpose(0, 2, 1, 3)).transpose(1, 0, 2)
@@ -78,20 +81,43 @@ def test_tiles_cover_every_pixel_once(height, width, tile, pad):
     assert (cover == 1).all()
 
 
+@pytest.mark.parametrize(("length", "tile"), [(1024, 448), (4000, 448), (6000, 448), (892, 448), (100, 32), (64, 64)])
+def test_tile_cores_are_as_few_and_as_even_as_possible(length, tile):
+    tiles = plan_tiles(length, 8, tile, 32)
+    sizes = [t.y1 - t.y0 for t in tiles]
+    assert len(sizes) == -(-length // tile)  # the fewest cores of at most `tile`
+    assert max(sizes) <= tile and max(sizes) - min(sizes) <= 4  # no sliver at the end
+    assert all(t.wy0 == max(0, t.y0 - 32) and t.wy1 == min(length, t.y1 + 32) for t in tiles)
+
+
 @pytest.mark.parametrize("pad", [16, 32])
 def test_tiled_matches_whole_image(random_model, pad):
     """benchmarks/tile_pad.py prints the full curve; at pad >= 16 the difference is float noise."""
     frames, times = synthetic_bracket(96, 136)
-    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
-    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=pad))
+    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, **FP32))
+    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=pad, **FP32))
     assert np.abs(tiled - whole).max() / np.abs(whole).max() < 1e-5
+
+
+def test_bfloat16_tiles_and_whole_image_agree_to_bf16_precision(random_model):
+    """bf16 keeps 8 significant bits (a rounding step of 2**-8 = 3.9e-3): tiles may round a pixel
+    differently from the whole image, never by more than a few steps."""
+    frames, times = synthetic_bracket(96, 136)
+    runs = {
+        (p, tile): merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=tile, precision=p))
+        for p in ("float32", "bfloat16")
+        for tile in (0, 48)
+    }
+    peak = np.abs(runs["float32", 0]).max()
+    assert np.abs(runs["bfloat16", 48] - runs["bfloat16", 0]).max() / peak < 2e-2
+    assert 1e-4 < np.abs(runs["bfloat16", 0] - runs["float32", 0]).max() / peak < 2e-2
 
 
 def test_tiles_without_context_show_seams(random_model):
     """The comparison above can fail: with no context the tiles disagree with the whole image."""
     frames, times = synthetic_bracket(48, 96)
-    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0))
-    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=0))
+    whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, **FP32))
+    tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=0, **FP32))
     assert np.abs(tiled - whole).max() / np.abs(whole).max() > 1e-3
 
 
@@ -127,4 +153,17 @@ def test_half_needs_cuda():
         pytest.skip("CUDA present")
     frames, times = synthetic_bracket(8, 8)
     with pytest.raises(DeviceError, match="CUDA"):
-        merge(Pointwise(), frames, times, "ntire", CPU, MergeOptions(tile=0, half=True))
+        merge(Pointwise(), frames, times, "ntire", CPU, MergeOptions(tile=0, precision="float16"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bfloat16_only_on_cpus_with_native_bf16(monkeypatch, native):
+    monkeypatch.setattr(inference, "native_bf16", lambda: native)
+    assert resolve_precision("auto", CPU) == (torch.bfloat16 if native else torch.float32)
+    assert resolve_precision("float32", CPU) == torch.float32
+    assert resolve_precision("bfloat16", CPU) == torch.bfloat16
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(DeviceError, match="unknown precision"):
+        resolve_precision("float8", CPU)

@@ -16,10 +16,9 @@ from PIL.TiffImagePlugin import IFDRational
 
 from adnet_cli import io
 from adnet_cli.errors import InputError, OutputError
+from adnet_cli.exif import ExifExposure, read_exif_exposure
 from adnet_cli.io import (
-    ExifExposure,
     check_output_path,
-    read_exif_exposure,
     read_hdr,
     read_ldr,
     write_hdr_image,

@@ -83,6 +83,24 @@ def test_matches_slow_reference(b, kh, kw, padding, dilation, bias):
     torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("band_pixels", [1, 7, 13])
+def test_cpu_row_bands_match_slow_reference(monkeypatch, band_pixels):
+    """The CPU path splits the output into bands of rows; bands of 1, 1 and 2 rows here (wout 6)."""
+    x, offset, mask, weight, bias = _inputs(2, 4, 3, 5, 6, 2, 3, 3, 1, 1)
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", band_pixels)
+    got = ops.modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1)
+    torch.testing.assert_close(got, _reference(x, offset, mask, weight, bias, 1, 1), atol=1e-10, rtol=0)
+
+
+def test_bands_equal_one_band_on_a_larger_map(monkeypatch):
+    x, offset, mask, weight, bias = _inputs(1, 64, 32, 40, 52, 8, 3, 3, 1, 1, dtype=torch.float32)
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 7 * 52)  # 6 bands of 7 rows, the last of 5
+    banded = ops.modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1)
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 10**9)
+    whole = ops.modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1)
+    torch.testing.assert_close(banded, whole, atol=1e-5, rtol=1e-5)
+
+
 def test_reference_sees_samples_outside_the_image():
     # Guards the test above: the random offsets must exercise the zero-corner rule.
     x, offset, *_ = _inputs(2, 4, 3, 5, 6, 2, 3, 3, 1, 1)

@@ -9,6 +9,7 @@ from adnet_cli.cli.info import info
 from adnet_cli.cli.merge import merge
 from adnet_cli.cli.tonemap import tonemap
 from adnet_cli.cli.train import train
+from adnet_cli.cpu import keep_freed_memory
 
 app = typer.Typer(
     name="adnet",
@@ -25,4 +26,5 @@ app.command("eval")(eval_command)
 
 
 def main() -> None:
+    keep_freed_memory()
     app()

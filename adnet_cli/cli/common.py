@@ -29,7 +29,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
     except AdnetError as exc:
         if debug:
             raise
-        _error(str(exc))
+        error(str(exc))
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -38,11 +38,12 @@ def reported_errors(debug: bool) -> Iterator[None]:
         if debug:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        _error(f"{type(exc).__name__}: {first} (run with --debug for details)")
+        error(f"{type(exc).__name__}: {first} (run with --debug for details)")
         raise typer.Exit(1) from None
 
 
-def _error(message: str) -> None:
+def error(message: str) -> None:
+    """One error line on stderr, as reported_errors prints it (also for failures that do not stop a batch)."""
     console.print(Text.assemble(("error: ", "bold red"), " ".join(message.split())), soft_wrap=True)
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from adnet_cli.classical import METHODS as CLASSICAL
 from adnet_cli.cli.common import Debug, console, reported_errors, results, tile_progress
-from adnet_cli.cli.merge import BackendChoice, ConventionChoice
+from adnet_cli.cli.merge import PRECISION_HELP, BackendChoice, ConventionChoice, PrecisionChoice, precision_name
 from adnet_cli.datasets import LAYOUTS, detect_layout, find_scenes
 from adnet_cli.errors import OutputError
 from adnet_cli.evaluate import (
@@ -45,7 +45,8 @@ def eval_command(
     tile: Annotated[Optional[int], typer.Option(min=0, help="Tile side; 0 = whole image.")] = None,
     tile_pad: Annotated[int, typer.Option(min=0, help="Context pixels around each tile.")] = DEFAULT_TILE_PAD,
     tta: Annotated[bool, typer.Option("--tta", help="4x test-time augmentation.")] = False,
-    half: Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only).")] = False,
+    precision: Annotated[PrecisionChoice, typer.Option(help=PRECISION_HELP)] = PrecisionChoice.auto,
+    half: Annotated[bool, typer.Option("--half", help="Same as --precision float16 (CUDA only).")] = False,
     deform_backend: Annotated[BackendChoice, typer.Option(help="Deformable conv implementation.")] = BackendChoice.auto,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing report files and predictions.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -59,7 +60,7 @@ def eval_command(
             agree_or_raise(lambda: _check_outputs(json_path, csv_path, save_dir, overwrite))
             layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
             refs = find_scenes(dataset, layout_name)
-            options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, half=half)
+            options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, precision=precision_name(precision, half))
             mergers = _mergers(methods, layout_name, weights, convention, device, local_rank, options, deform_backend)
             saver = _saver(save_dir) if save_dir else None
             with tile_progress(f"scenes (rank {rank})" if world > 1 else "scenes", quiet or rank != 0) as progress:

@@ -12,7 +12,8 @@ from rich.text import Text
 from adnet_cli import __version__
 from adnet_cli.cli.common import Debug, reported_errors, results
 from adnet_cli.errors import AdnetError
-from adnet_cli.inference import cpu_threads, resolve_device
+from adnet_cli.cpu import keep_freed_memory, native_bf16
+from adnet_cli.inference import cpu_threads, resolve_device, resolve_precision
 from adnet_cli.ops import available_backends, resolve_backend
 from adnet_cli.weights import default_weights_path, read_state_dict, resolve_weights
 
@@ -35,6 +36,14 @@ def _weights_row(spec: str | None) -> str:
     return f"{path} (convention: {meta.get('adnet.convention', 'not stated')})"
 
 
+def _precision_row(target) -> str:
+    auto = str(resolve_precision("auto", target)).removeprefix("torch.")
+    if target.type != "cpu":
+        return f"{auto} (auto)"
+    allocator = "glibc keeps freed memory" if keep_freed_memory() else "default allocator"
+    return f"{auto} (auto; native bf16: {'yes' if native_bf16() else 'no'}; {allocator})"
+
+
 def info(
     weights: Annotated[Optional[str], typer.Option(help="Describe this checkpoint instead of the default.")] = None,
     device: Annotated[str, typer.Option(help="Device to report on.")] = "auto",
@@ -48,6 +57,7 @@ def info(
             ("python", platform.python_version()),
             *((package, _version(package)) for package in _PACKAGES),
             ("device", f"{target} ({cpu_threads()} CPU threads)" if target.type == "cpu" else str(target)),
+            ("precision", _precision_row(target)),
             ("deform backend", f"{resolve_backend('auto')} (available: {', '.join(available_backends())})"),
             ("weights", _weights_row(weights)),
             ("default weights", str(default_weights_path())),

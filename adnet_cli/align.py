@@ -1,0 +1,313 @@
+"""Global pre-alignment of hand-held brackets: one homography (or simpler motion) per frame.
+
+ADNet's deformable alignment absorbs small motion; a hand-held bracket can move by tens of pixels
+and rotate a little, so the frames are first registered to the reference frame:
+
+1. Exposure matching: every comparison is between the reference and frame *i* brought to the same
+   exposure and the same clipping (linearise with ``gamma``, scale by ``t_ref / t_i``, clip both at
+   the lower of the two saturation levels, re-encode), in grayscale.
+2. Estimation: OpenCV's ECC (:func:`cv2.findTransformECC`) on a Gaussian pyramid, coarse to fine,
+   starting from a phase-correlation translation; the finest level has a longest side of at most
+   :data:`MAX_SIDE` pixels and the matrix is scaled to full resolution.
+3. Fallback: when ECC fails or gives an implausible warp (:func:`_plausible`), a pure translation
+   from phase correlation; when that is not trustworthy either, the frame is left as it is.
+   Both are reported in ``notes``.
+4. Warping at full resolution (bicubic). Pixels a warped frame does not cover are filled from the
+   reference, exposure-matched to that frame, and ``valid`` marks what every frame covers.
+
+Matrices map *reference* pixel coordinates (x right, y down, pixel centres at integers) to the
+frame's coordinates: ``aligned(x) = frame(matrix @ x)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MODELS: dict[str, int] = {
+    "homography": cv2.MOTION_HOMOGRAPHY,
+    "affine": cv2.MOTION_AFFINE,
+    "euclidean": cv2.MOTION_EUCLIDEAN,
+    "translation": cv2.MOTION_TRANSLATION,
+}
+MAX_SIDE = 1024  # longest side of the finest estimation level
+MIN_SIDE = 64  # the coarsest pyramid level keeps at least this many pixels on its short side
+MAX_LEVELS = 4
+MAX_SHIFT = 0.2  # of the longest side: no corner may move further than this
+MAX_AREA_CHANGE = 1.25  # the warped frame's area may change by at most this factor either way
+MIN_PHASE_RESPONSE = 0.05  # phase-correlation peaks below this are noise
+MIN_TEXTURE = 1e-3  # grayscale standard deviation below which nothing can be registered
+ECC_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-6)
+
+
+@dataclass(frozen=True)
+class Motion:
+    """How one frame moved relative to the reference.
+
+    index: the frame's position in the input.
+    model: the motion model actually used: one of :data:`MODELS`, or "reference" (the reference
+        itself) or "none" (no trustworthy estimate; the frame was left as it is).
+    dx, dy: displacement of the image centre, pixels (x right, y down).
+    rotation: degrees, positive = counter-clockwise as displayed.
+    scale: linear zoom factor (1.0 = none).
+    matrix: (3, 3) float64, reference pixel coordinates -> frame pixel coordinates.
+    """
+
+    index: int
+    model: str
+    dx: float
+    dy: float
+    rotation: float
+    scale: float
+    matrix: np.ndarray
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Frames registered to the reference.
+
+    frames: (N, H, W, 3) float32 in [0, 1]; the reference frame is returned unchanged.
+    motions: one :class:`Motion` per frame, in input order.
+    valid: (H, W) bool, True where every warped frame has real content (not border fill).
+    notes: human-readable remarks (fallbacks, frames left unaligned).
+    """
+
+    frames: np.ndarray
+    motions: tuple[Motion, ...]
+    valid: np.ndarray
+    notes: tuple[str, ...]
+
+
+def describe_motion(matrix: np.ndarray, index: int, model: str, shape: tuple[int, int]) -> Motion:
+    """Summarise a (3, 3) reference->frame matrix for an image of ``shape`` (H, W)."""
+    h, w = shape
+    centre = np.array([[[(w - 1) / 2, (h - 1) / 2]]])
+    moved = cv2.perspectiveTransform(centre, matrix)[0, 0] - centre[0, 0]
+    a = matrix[:2, :2] / matrix[2, 2]  # the local linear part (exact for affine motion)
+    rotation = math.degrees(math.atan2(a[0, 1] - a[1, 0], a[0, 0] + a[1, 1]))
+    scale = math.sqrt(abs(float(np.linalg.det(a))))
+    return Motion(index, model, float(moved[0]), float(moved[1]), rotation, scale, matrix.copy())
+
+
+def _match_exposures(
+    frame: np.ndarray, reference: np.ndarray, ratio: float, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale images of the frame and the reference at the reference's exposure, clipped alike.
+
+    frame, reference: (h, w) float32 gray in [0, 1], gamma-encoded; ratio: t_ref / t_frame.
+    Returns two (h, w) float32 arrays in [0, 1], gamma-encoded again.
+    """
+    level = min(1.0, ratio)  # the frame saturates at `ratio` once scaled to the reference exposure
+    linear = (np.clip(frame, 0, 1) ** gamma * ratio, np.clip(reference, 0, 1) ** gamma)
+    matched = [(np.clip(x, 0, level) ** (1 / gamma)).astype(np.float32) for x in linear]
+    return matched[0], matched[1]
+
+
+def _gray_small(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """(H, W, 3) -> (gray float32, k): halved k times until the longest side is <= MAX_SIDE."""
+    gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2GRAY)
+    reductions = 0
+    while max(gray.shape) > MAX_SIDE:
+        gray, reductions = cv2.pyrDown(gray), reductions + 1
+    return gray, reductions
+
+
+def _exposure_matched_reference(reference: np.ndarray, ratio: float, gamma: float) -> np.ndarray:
+    """The (H, W, 3) reference as it would look at the frame's exposure (t_frame / t_ref = 1 / ratio)."""
+    return (np.clip(reference, 0, 1) ** gamma / ratio).clip(0, 1) ** (1 / gamma)
+
+
+def _pyramid(image: np.ndarray) -> list[np.ndarray]:
+    """Gaussian pyramid, finest (``image`` itself) first, at most MAX_LEVELS levels."""
+    levels = [image]
+    while len(levels) < MAX_LEVELS and min(levels[-1].shape) >= 2 * MIN_SIDE:
+        levels.append(cv2.pyrDown(levels[-1]))
+    return levels
+
+
+def _rescale(matrix: np.ndarray, factor: float) -> np.ndarray:
+    """The same motion in coordinates ``factor`` times larger (pyrDown: x_fine = 2 * x_coarse)."""
+    s = np.diag([factor, factor, 1.0])
+    return s @ matrix @ np.linalg.inv(s)
+
+
+def _phase_shift(template: np.ndarray, moving: np.ndarray) -> tuple[float, float] | None:
+    """Translation (dx, dy) of ``moving`` relative to ``template``, or None when not trustworthy."""
+    if min(template.std(), moving.std()) < MIN_TEXTURE:
+        return None
+    window = cv2.createHanningWindow(template.shape[::-1], cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(template - template.mean(), moving - moving.mean(), window)
+    if not (np.isfinite(response) and response >= MIN_PHASE_RESPONSE):
+        return None
+    return float(dx), float(dy)
+
+
+def _ecc(template: list[np.ndarray], moving: list[np.ndarray], model: str, start: np.ndarray) -> np.ndarray:
+    """Coarse-to-fine ECC over pyramids (finest first); ``start`` is in coarsest-level coordinates.
+
+    Returns the (3, 3) matrix in finest-level coordinates. Raises cv2.error when ECC fails.
+    """
+    warp = start
+    for level in range(len(template) - 1, -1, -1):
+        if level < len(template) - 1:
+            warp = _rescale(warp, 2.0)
+        rows = 3 if model == "homography" else 2
+        guess = np.ascontiguousarray(warp[:rows], dtype=np.float32)
+        _, found = cv2.findTransformECC(template[level], moving[level], guess, MODELS[model], ECC_CRITERIA, None, 5)
+        warp = np.vstack([found, [0, 0, 1]]) if rows == 2 else found.astype(np.float64)
+    return warp.astype(np.float64)
+
+
+def _plausible(matrix: np.ndarray, shape: tuple[int, int]) -> bool:
+    """True for a finite warp that moves no corner by more than MAX_SHIFT of the longest side,
+    keeps the frame convex and changes its area by at most MAX_AREA_CHANGE."""
+    if not np.all(np.isfinite(matrix)) or abs(matrix[2, 2]) < 1e-12:
+        return False
+    h, w = shape
+    corners = np.array([[[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]], np.float64)
+    mapped = cv2.perspectiveTransform(corners, matrix)
+    if not np.all(np.isfinite(mapped)):
+        return False
+    if np.abs(mapped - corners).max() > MAX_SHIFT * max(h, w):
+        return False
+    quad = mapped[0].astype(np.float32)
+    area = cv2.contourArea(quad) / float((w - 1) * (h - 1))
+    return cv2.isContourConvex(quad) and 1 / MAX_AREA_CHANGE <= area <= MAX_AREA_CHANGE
+
+
+def _translation(shift: tuple[float, float] | None, factor: float = 1.0) -> np.ndarray:
+    """(3, 3) matrix of the translation ``shift`` (identity for None), scaled by ``factor``."""
+    matrix = np.eye(3)
+    if shift is not None:
+        matrix[:2, 2] = np.asarray(shift) * factor
+    return matrix
+
+
+def estimate_motion(
+    frame: np.ndarray, reference: np.ndarray, ratio: float, model: str, gamma: float
+) -> tuple[np.ndarray, str, str | None]:
+    """Reference->frame matrix at full resolution for one (H, W, 3) frame in [0, 1].
+
+    ratio: t_ref / t_frame. ECC runs coarse to fine from the coarsest level's phase-correlation
+    shift; if that fails, once more on the finest level alone from its own phase-correlation
+    shift (coarse levels of mostly clipped frames can mislead ECC); then the fallbacks.
+    Returns (matrix (3, 3) float64, model used, note or None).
+    """
+    (small_frame, reductions), (small_ref, _) = _gray_small(frame), _gray_small(reference)
+    moving, template = _match_exposures(small_frame, small_ref, ratio, gamma)
+    moving_levels, template_levels = _pyramid(moving), _pyramid(template)
+    to_full, shape = 2.0**reductions, frame.shape[:2]
+    fine_shift = _phase_shift(template_levels[0], moving_levels[0])
+    attempts = [(len(template_levels), _phase_shift(template_levels[-1], moving_levels[-1]))]
+    if len(template_levels) > 1:
+        attempts.append((1, fine_shift))
+    reason = ""
+    for levels, shift in attempts:
+        try:
+            found = _ecc(template_levels[:levels], moving_levels[:levels], model, _translation(shift))
+        except cv2.error:
+            reason = "ECC did not converge"
+            continue
+        matrix = _rescale(found, to_full)
+        if _plausible(matrix, shape):
+            return matrix, model, None
+        reason = "ECC gave an implausible warp"
+    matrix = _translation(fine_shift, to_full)
+    if fine_shift is not None and _plausible(matrix, shape):
+        return matrix, "translation", f"{reason}; fell back to a translation (phase correlation)"
+    return np.eye(3), "none", f"{reason} and no reliable translation was found; left unaligned"
+
+
+def warp_frame(
+    frame: np.ndarray, matrix: np.ndarray, filler: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp (H, W, 3) ``frame`` onto the reference grid; uncovered pixels come from ``filler``.
+
+    Returns (warped (H, W, 3) float32 in [0, 1], covered (H, W) bool).
+    """
+    h, w = frame.shape[:2]
+    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    src = np.ascontiguousarray(frame, dtype=np.float32)
+    warped = cv2.warpPerspective(src, matrix, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    ones = np.ones((h, w), np.float32)
+    coverage = cv2.warpPerspective(ones, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    covered = coverage >= 0.5  # the pixel centre falls within the frame's pixel area
+    out = np.where(covered[..., None], np.clip(warped, 0, 1), filler).astype(np.float32)
+    return out, covered
+
+
+def align_frames(
+    frames: np.ndarray,
+    exposures: Sequence[float],
+    reference: int,
+    model: str = "homography",
+    gamma: float = 2.2,
+) -> Alignment:
+    """Register every frame of a bracket to ``frames[reference]`` (see the module docstring).
+
+    frames: (N, H, W, 3) float32 in [0, 1], gamma-encoded (``frame**gamma`` proportional to
+    exposure x radiance, e.g. after :func:`adnet_cli.response.to_network_frames`); not modified.
+    exposures: N exposure times (any unit, only ratios matter), same order.
+    reference: index of the frame the others are aligned to.
+    model: "homography" (default), "affine", "euclidean" or "translation".
+    gamma: the frames' encoding gamma, used only for exposure matching.
+    Returns an :class:`Alignment`. Raises ValueError for an unknown model or mismatched inputs.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown motion model {model!r}; expected one of {', '.join(MODELS)}")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(exposures) != len(frames):
+        raise ValueError(f"expected (N, H, W, 3) frames and N exposures, got {frames.shape}, {len(exposures)}")
+    if not 0 <= reference < len(frames):
+        raise ValueError(f"reference index {reference} out of range for {len(frames)} frames")
+    ref = frames[reference]
+    shape = ref.shape[:2]
+    aligned, motions, notes = [], [], []
+    valid = np.ones(shape, bool)
+    for i, frame in enumerate(frames):
+        if i == reference:
+            aligned.append(np.asarray(frame, np.float32))
+            motions.append(describe_motion(np.eye(3), i, "reference", shape))
+            continue
+        ratio = float(exposures[reference]) / float(exposures[i])
+        matrix, used, note = estimate_motion(frame, ref, ratio, model, gamma)
+        warped, covered = warp_frame(frame, matrix, _exposure_matched_reference(ref, ratio, gamma))
+        aligned.append(warped)
+        valid &= covered
+        motions.append(describe_motion(matrix, i, used, shape))
+        if note:
+            notes.append(f"frame {i}: {note}")
+    return Alignment(np.stack(aligned), tuple(motions), valid, tuple(notes))
+
+
+def crop_box(valid: np.ndarray) -> tuple[int, int, int, int]:
+    """An axis-aligned rectangle inside which ``valid`` is all True, as (y0, y1, x0, x1), half-open.
+
+    Starts from the bounding box of the True pixels and repeatedly drops the edge row or column
+    with the most False pixels until none is left: simple and close to the largest rectangle for
+    the convex-ish masks that warping leaves (not guaranteed maximal). (0, 0, 0, 0) when nothing
+    is valid.
+    """
+    ys, xs = np.nonzero(valid)
+    if ys.size == 0:
+        return 0, 0, 0, 0
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    bad = np.pad((~valid).astype(np.int64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)  # summed-area table
+
+    def count(ya: int, yb: int, xa: int, xb: int) -> int:
+        return int(bad[yb, xb] - bad[ya, xb] - bad[yb, xa] + bad[ya, xa])
+
+    while y0 < y1 and x0 < x1 and count(y0, y1, x0, x1):
+        edges = {
+            "top": count(y0, y0 + 1, x0, x1),
+            "bottom": count(y1 - 1, y1, x0, x1),
+            "left": count(y0, y1, x0, x0 + 1),
+            "right": count(y0, y1, x1 - 1, x1),
+        }
+        worst = max(edges, key=edges.get)
+        y0, y1 = y0 + (worst == "top"), y1 - (worst == "bottom")
+        x0, x1 = x0 + (worst == "left"), x1 - (worst == "right")
+    return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else (0, 0, 0, 0)

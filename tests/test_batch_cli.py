@@ -1,0 +1,212 @@
+"""`adnet merge` in batch mode (folders -> one HDR per bracket), brackets of more than three frames,
+and --scale, end to end through the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import fails_cleanly
+from shots import START, corrupt_keeping_exif, exposed, scene, write_jpeg, write_tiff16
+from typer.testing import CliRunner
+
+from adnet_cli.cli import app
+from adnet_cli.io import read_hdr
+
+runner = CliRunner()
+merge_cli = sys.modules["adnet_cli.cli.merge"]  # the package re-exports the command under this name
+
+# Three brackets shot in one session: two AEB bursts (0, -2, +2 EV) back to back, split by the repeated
+# pattern; after a 10 s pause a five-frame bracket whose exposures repeat none of theirs, split by the gap.
+SESSION = [
+    (0.0, Fraction(1, 100)), (0.3, Fraction(1, 400)), (0.6, Fraction(1, 25)),
+    (0.9, Fraction(1, 100)), (1.2, Fraction(1, 400)), (1.5, Fraction(1, 25)),
+    (11.0, Fraction(1, 1600)), (11.3, Fraction(1, 800)), (11.6, Fraction(1, 200)), (11.9, Fraction(1, 50)), (12.2, Fraction(1, 12)),
+]
+REFERENCES = ["IMG_0001", "IMG_0004", "IMG_0009"]
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Path:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    radiance = scene()
+    for i, (offset, t) in enumerate(SESSION, start=1):
+        write_jpeg(folder / f"IMG_{i:04d}.jpg", exposed(radiance, float(t)), t, START + timedelta(seconds=offset))
+    return folder
+
+
+def test_dry_run_prints_the_grouping_and_writes_nothing(tmp_path, shoot):
+    before = snapshot(tmp_path)
+    result = invoke("merge", shoot, "-o", tmp_path / "out", "--dry-run", "--weights", tmp_path / "absent.safetensors")
+    assert result.exit_code == 0, result.output
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+    out = result.stdout
+    assert "group 1: 3 frames, exposures from EXIF ExposureTime" in out
+    assert "#0  IMG_0002.jpg  1/400 s  12:00:00.30  short" in out
+    assert "#1  IMG_0001.jpg  1/100 s  12:00:00.00  reference" in out
+    assert "group 3: 5 frames" in out
+    assert "#1  IMG_0008.jpg  1/800 s  12:00:11.30  unused" in out
+    assert "#2  IMG_0009.jpg  1/200 s  12:00:11.60  reference" in out
+    for stem in REFERENCES:
+        assert f"-> {tmp_path / 'out' / stem}.exr, {tmp_path / 'out' / stem}.png" in out
+    assert "11 files in 3 groups: 3 to merge, 0 skipped (output exists), 0 cannot be merged" in out
+
+
+def test_batch_writes_one_output_per_group_then_skips_existing(tmp_path, shoot, random_checkpoint):
+    inputs = snapshot(shoot)
+    out = tmp_path / "out"
+    result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint, "--device", "cpu", "--format", "hdr")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}{ext}" for s in REFERENCES for ext in (".hdr", ".png"))
+    assert read_hdr(out / "IMG_0009.hdr").shape == (16, 24, 3)
+    assert "group 3: 5 frames: using #0 IMG_0007.jpg, #2 IMG_0009.jpg (reference), #4 IMG_0011.jpg" in result.stderr
+    assert f"merged 3 of 3 groups into {out}" in result.stderr
+    assert snapshot(shoot) == inputs
+    written = snapshot(out)
+    # Again: every output exists, so nothing is merged and no weights are even loaded.
+    again = invoke("merge", shoot, "-o", out, "--weights", tmp_path / "absent.safetensors", "--format", "hdr")
+    assert again.exit_code == 0, again.output
+    assert "merged 0 of 3 groups" in again.stderr and "skipped 3 whose output exists" in again.stderr
+    assert snapshot(out) == written
+
+
+def test_a_corrupt_file_fails_its_group_only(tmp_path, shoot, random_checkpoint):
+    corrupt_keeping_exif(shoot / "IMG_0005.jpg")
+    out = tmp_path / "out"
+    result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint, "--device", "cpu", "--no-preview")
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.exr", "IMG_0009.exr"]
+    assert "merged 2 of 3 groups" in result.stderr and "1 failed" in result.stderr
+    failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(failures) == 1
+    assert "group 2 (IMG_0004.jpg .. IMG_0006.jpg)" in failures[0] and "IMG_0005.jpg: not an image" in failures[0]
+    assert "Traceback" not in result.output
+
+
+def test_group_size_with_ev_for_files_without_exif(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    radiance = scene()
+    for i, t in enumerate([0.04, 0.01, 0.16] * 2):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.round(exposed(radiance, t) * 255).astype(np.uint8)[..., ::-1])
+    out = tmp_path / "out"
+    result = invoke("merge", folder, "-o", out, "--ev", "0,-2,2", "--group-size", 3, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "6 files in 2 groups: 2 to merge" in result.stdout
+    assert "#0  f1.png  -2 EV  -  short" in result.stdout and "#1  f3.png  +0 EV  -  reference" in result.stdout
+    assert "ordered by file name" in result.stderr
+    fails_cleanly(invoke("merge", folder, "-o", out, "--ev", "0,-2,2"), "need --group-size")
+
+
+def test_short_groups_are_reported_and_fail(tmp_path, shoot):
+    result = invoke("merge", shoot, "-o", tmp_path / "out", "--group-size", 4, "--dry-run")
+    assert result.exit_code == 0
+    assert "11 files in 3 groups: 3 to merge" in result.stdout  # 4 + 4 + 3
+    result = invoke("merge", shoot, "-o", tmp_path / "out", "--group-size", 5, "--dry-run")
+    assert result.exit_code == 0
+    assert "group 3 (IMG_0011.jpg): 1 frame: cannot merge: ADNet needs at least 3 frames; got 1" in result.stdout
+    assert "2 to merge, 0 skipped (output exists), 1 cannot be merged" in result.stdout
+    result = invoke("merge", shoot, "-o", tmp_path / "out", "--group-size", 5, "--weights", tmp_path / "absent.st")
+    fails_cleanly(result, "weights file not found")  # the two good groups need weights: the whole run stops
+
+
+def five_frames(folder: Path) -> list[Path]:
+    radiance, paths = scene(), []
+    for name, t in (("a", 0.16), ("b", 0.01), ("c", 0.04), ("d", 0.0025), ("e", 0.64)):
+        paths.append(folder / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), np.round(exposed(radiance, t) * 255).astype(np.uint8)[..., ::-1])
+    return paths
+
+
+def test_single_bracket_of_five_frames(tmp_path, random_checkpoint):
+    paths = five_frames(tmp_path)
+    exposures = "0.16,0.01,0.04,0.0025,0.64"
+    out = tmp_path / "x.exr"
+    result = invoke("merge", *paths, "-e", exposures, "-o", out, "--weights", random_checkpoint, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "5 frames: using #0 d.png, #2 c.png (reference), #4 e.png" in result.stderr
+    assert "reference c.png" in result.stderr and read_hdr(out).shape == (16, 24, 3)
+    picked = invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "1,3,4", "--dry-run")
+    assert picked.exit_code == 0, picked.output
+    assert "#3  a.png  0.16 s  -  reference" in picked.stdout and "#2  c.png  1/25 s  -  unused" in picked.stdout
+    fails_cleanly(invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "0,2,7"), "out of range")
+    fails_cleanly(invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "0,2"), "--frames")
+
+
+def test_response_and_alignment_are_applied_and_said(tmp_path, shoot, random_checkpoint):
+    files = sorted(shoot.iterdir())[:3]
+    out = tmp_path / "x.exr"
+    args = ["-o", out, "--response", "srgb", "--align", "--weights", random_checkpoint, "--device", "cpu"]
+    result = invoke("merge", *files, *args)
+    assert result.exit_code == 0, result.output
+    assert "sRGB curve inverted" in result.stderr
+    assert "aligned IMG_0002.jpg" in result.stderr and "aligned IMG_0003.jpg" in result.stderr
+    assert read_hdr(out).shape == (16, 24, 3)
+
+
+def test_three_files_and_an_output_folder_is_batch_mode(tmp_path, shoot):
+    files = sorted(shoot.iterdir())[:3]
+    result = invoke("merge", *files, "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"-> {tmp_path / 'out' / 'IMG_0001'}.exr" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "{tmp}/out", "--preview", "{tmp}/p.png"], "--preview names one file"),
+        (["-o", "{tmp}/out.png"], "must be a folder"),
+        (["-o", "{shoot}/IMG_0001.jpg"], "not a folder"),
+        (["-o", "{tmp}/out", "--scale", "fixed:1/60", "--ev", "0,-2,2", "--group-size", "3"], "not --ev"),
+        (["-o", "{tmp}/out", "--scale", "absolute"], "--scale"),
+    ],
+)
+def test_bad_batch_options_fail_with_one_line(tmp_path, shoot, args, message):
+    filled = [a.format(tmp=tmp_path, shoot=shoot) for a in args]
+    fails_cleanly(invoke("merge", shoot, *filled, "--dry-run"), message)
+
+
+def test_single_mode_refuses_batch_options(tmp_path, shoot):
+    files = sorted(shoot.iterdir())[:3]
+    fails_cleanly(invoke("merge", *files, "-o", tmp_path / "x.exr", "--gap", 5), "batch mode")
+    fails_cleanly(invoke("merge", *files, "-o", tmp_path / "x.exr", "--format", "hdr"), "does not match --format")
+
+
+def test_fixed_scale_puts_brackets_of_one_scene_on_one_scale(tmp_path, shoot, random_checkpoint, monkeypatch):
+    # An ideal merge for this test: the reference frame linearised (1.0 = its white level), so that the
+    # scaling is what is tested, not the random network.
+    monkeypatch.setattr(merge_cli, "run_merge", lambda model, frames, *args: frames[1] ** np.float32(2.2))
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    radiance = scene(seed=3)
+    brackets = {"A": (Fraction(1, 100), Fraction(1, 25), Fraction(4, 25)), "B": (Fraction(1, 200), Fraction(1, 50), Fraction(2, 25))}
+    for start, (name, times) in zip((0, 10), brackets.items()):
+        for i, t in enumerate(times):
+            write_tiff16(folder / f"{name}{i}.tif", exposed(radiance, float(t)), t, START + timedelta(seconds=start + i / 2))
+    values = {}
+    for scale in ("reference", "fixed:1/30"):
+        out = tmp_path / scale.replace(":", "_").replace("/", "_")
+        args = ["merge", folder, "-o", out, "--scale", scale, "--float32", "--no-preview", "--weights", random_checkpoint]
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        values[scale] = (read_hdr(out / "A1.exr"), read_hdr(out / "B1.exr"))
+    first, second = values["reference"]  # references at 1/25 s and 1/50 s: the second is half as bright
+    np.testing.assert_allclose(second, first / 2, rtol=2e-3, atol=1e-5)
+    first, second = values["fixed:1/30"]
+    np.testing.assert_allclose(second, first, rtol=2e-3, atol=1e-5)
+    np.testing.assert_allclose(first, values["reference"][0] * 25 / 30, rtol=1e-5)

@@ -1,0 +1,152 @@
+"""Batch grouping and frame selection as a library: collecting files, capture order, splitting into
+brackets, choosing three frames of a longer bracket, and the --scale factor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shots import START, exposed, scene, write_jpeg
+
+from adnet_cli.bracket import (
+    Bracket, output_scale, parse_frame_indices, parse_scale, plan_bracket, read_bracket, select_frames,
+)
+from adnet_cli.errors import InputError
+from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, read_shot
+
+
+def shot(name: str, seconds: float | None, exposure: float | None, iso: float = 100) -> Shot:
+    when = None if seconds is None else START + timedelta(seconds=seconds)
+    return Shot(Path(name), when, (exposure, iso, 2.8))
+
+
+def names(groups: list[list[Shot]]) -> list[list[str]]:
+    return [[s.path.name for s in g] for g in groups]
+
+
+def test_a_gap_in_capture_time_starts_a_bracket():
+    shots = [shot("a", 0, 1 / 100), shot("b", 0.5, 1 / 400), shot("c", 1.0, 1 / 25),
+             shot("d", 3.5, 1 / 50), shot("e", 4.0, 1 / 200), shot("f", 4.5, 1 / 12)]
+    assert names(group_shots(shots, gap=2.0)) == [["a", "b", "c"], ["d", "e", "f"]]
+    assert names(group_shots(shots, gap=3.0)) == [["a", "b", "c", "d", "e", "f"]]
+
+
+def test_a_repeated_exposure_pattern_starts_a_bracket():
+    evs = [0, -2, 2, 0, -2, 2, 0, -2, 2]  # AEB fired three times in a burst
+    shots = [shot(f"{i}", 0.2 * i, 2.0**ev / 100) for i, ev in enumerate(evs)]
+    assert names(group_shots(shots)) == [["0", "1", "2"], ["3", "4", "5"], ["6", "7", "8"]]
+    # A different ISO is a different setting, not a repeat.
+    assert len(group_shots([shot("a", 0, 0.01), shot("b", 0.1, 0.01, iso=400), shot("c", 0.2, 0.04)])) == 1
+
+
+def test_group_size_cuts_consecutive_groups():
+    shots = [shot(f"{i}", None, 0.01) for i in range(7)]
+    assert names(group_shots(shots, group_size=3)) == [["0", "1", "2"], ["3", "4", "5"], ["6"]]
+
+
+def test_missing_times_or_exposures_never_start_a_bracket():
+    shots = [shot("a", None, 0.01), shot("b", 10, None), shot("c", None, None), shot("d", 50, 0.04)]
+    assert names(group_shots(shots)) == [["a", "b", "c", "d"]]
+
+
+def test_order_by_capture_time_or_by_name_with_a_note():
+    shots = [shot("b", 0.3, 0.01), shot("c", 0.0, 0.02), shot("a", 0.6, 0.04)]
+    ordered, note = order_shots(shots)
+    assert [s.path.name for s in ordered] == ["c", "b", "a"] and note is None
+    ordered, note = order_shots([*shots, shot("0", None, 0.01)])
+    assert [s.path.name for s in ordered] == ["0", "a", "b", "c"]
+    assert "no capture time" in note and "1 of 4" in note and "file name" in note
+
+
+def test_collect_images_from_folders_and_files(tmp_path):
+    folder = tmp_path / "shoot"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("b.JPG", "a.png", "c.tif", "d.dng", "notes.txt", ".hidden.jpg", "sub/e.jpg"):
+        (folder / name).write_bytes(b"x")
+    found = collect_images([folder, folder / "a.png"])
+    assert [p.name for p in found] == ["a.png", "b.JPG", "c.tif", "d.dng"]
+    with pytest.raises(InputError, match="not a supported image"):
+        collect_images([folder / "notes.txt"])
+    with pytest.raises(InputError, match="no such file or folder"):
+        collect_images([tmp_path / "absent"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no image files"):
+        collect_images([tmp_path / "empty"])
+
+
+def test_read_shot_takes_capture_time_and_settings_from_exif(tmp_path):
+    when = START + timedelta(seconds=1.25)
+    path = write_jpeg(tmp_path / "x.jpg", exposed(scene(), 0.01), Fraction(1, 100), when, iso=200)
+    got = read_shot(path)
+    assert got.capture_time == when and got.setting == (pytest.approx(0.01), 200.0, 2.8)
+
+
+@pytest.mark.parametrize(
+    ("evs", "expected"),
+    [
+        ([-2, -1, 0, 1, 2], (0, 2, 4)),
+        ([-3, -2, -1, 0, 1, 2, 3], (0, 3, 6)),
+        ([-4, -3, -2, 2], (0, 2, 3)),  # midpoint -1: nearest inner frame is -2
+        ([-3, -1, 1, 3], (0, 1, 3)),  # a tie goes to the shorter frame
+        ([0, 1, 2], (0, 1, 2)),
+    ],
+)
+def test_select_frames_takes_extremes_and_the_middle_ev(evs, expected):
+    assert select_frames([2.0**ev for ev in evs]) == expected
+
+
+def test_select_frames_needs_three():
+    with pytest.raises(InputError, match="at least 3 frames"):
+        select_frames([1.0, 2.0])
+
+
+def test_parse_frame_indices():
+    assert parse_frame_indices("4, 0,2") == (0, 2, 4)
+    for bad in ("0,1", "0,0,1", "-1,0,2", "a,b,c", "0,1,2,3"):
+        with pytest.raises(InputError, match="--frames"):
+            parse_frame_indices(bad)
+
+
+def test_plan_bracket_sorts_selects_and_says_which():
+    paths = [Path(f"f{i}.png") for i in range(5)]
+    plan = plan_bracket(paths, exposures="1/25,1/400,1/6,1/100,1/1600")
+    assert [p.name for p in plan.paths] == ["f4.png", "f1.png", "f3.png", "f0.png", "f2.png"]
+    assert plan.chosen == (0, 2, 4) and plan.reference.name == "f3.png"
+    assert plan.selection_note() == (
+        "5 frames: using #0 f4.png, #2 f3.png (reference), #4 f2.png (#: sorted by exposure; --frames to choose)"
+    )
+    assert plan_bracket(paths, ev="0,-2,2,-1,1", frames=(1, 3, 4)).reference.name == "f4.png"  # -1, 1, 2 EV
+    with pytest.raises(InputError, match="index 5 out of range; this bracket has 5 frames"):
+        plan_bracket(paths, ev="0,-2,2,-1,1", frames=(0, 2, 5))
+    with pytest.raises(InputError, match="must differ"):
+        plan_bracket(paths, exposures="1,1,2,3,4", frames=(0, 1, 4))
+    assert plan_bracket(paths[:3], ev="0,-2,2").selection_note() is None
+
+
+def test_parse_scale():
+    assert parse_scale("reference") is None
+    assert parse_scale("fixed:1/60") == pytest.approx(1 / 60)
+    assert parse_scale("fixed: 0.5") == 0.5
+    for bad in ("fixed:0", "fixed:", "fixed:-1", "fixed:fast", "absolute", "fixed:1/0"):
+        with pytest.raises(InputError, match="--scale"):
+            parse_scale(bad)
+
+
+def test_output_scale_is_the_ratio_of_fixed_to_reference_exposure():
+    frames = np.zeros((3, 4, 4, 3), np.float32)
+    paths = (Path("a"), Path("b"), Path("c"))
+    bracket = Bracket(frames, (0.01, 0.04, 0.16), paths, "EXIF ExposureTime", ())
+    assert output_scale(bracket, None) == 1.0
+    # A 1/50 s exposure saturates at twice the radiance a 1/25 s one does: values halve.
+    assert output_scale(bracket, 0.02) == pytest.approx(0.5)
+    with pytest.raises(InputError, match="not --ev"):
+        output_scale(Bracket(frames, (0.25, 1.0, 4.0), paths, "--ev", ()), 0.02)
+
+
+def test_a_bracket_may_not_mix_raw_and_other_files(tmp_path):
+    paths = [tmp_path / "a.dng", tmp_path / "b.jpg", tmp_path / "c.jpg"]
+    with pytest.raises(InputError, match="mixes camera RAW and other files"):
+        read_bracket(plan_bracket(paths, ev="-2,0,2"))
