@@ -13,7 +13,8 @@ and rotate a little, so the frames are first registered to the reference frame:
    from phase correlation; when that is not trustworthy either, the frame is left as it is.
    Both are reported in ``notes``.
 4. Warping at full resolution (bicubic). Pixels a warped frame does not cover are filled from the
-   reference, exposure-matched to that frame, and ``valid`` marks what every frame covers.
+   reference, exposure-matched to that frame, and ``valid`` marks what every frame covers;
+   :func:`crop_frames` instead cuts the frames to a rectangle inside it (``adnet merge --crop``).
 
 Matrices map *reference* pixel coordinates (x right, y down, pixel centres at integers) to the
 frame's coordinates: ``aligned(x) = frame(matrix @ x)``.
@@ -55,6 +56,7 @@ class Motion:
     rotation: degrees, positive = counter-clockwise as displayed.
     scale: linear zoom factor (1.0 = none).
     matrix: (3, 3) float64, reference pixel coordinates -> frame pixel coordinates.
+    note: why a fallback was taken (model "translation" or "none" after ECC failed), else None.
     """
 
     index: int
@@ -64,6 +66,16 @@ class Motion:
     rotation: float
     scale: float
     matrix: np.ndarray
+    note: str | None = None
+
+    def summary(self) -> str:
+        """One line, e.g. "homography, shift (+3.1, -0.4) px, rotation +0.20 deg, scale 1.000", plus the
+        fallback's reason; for model "none" the reason alone."""
+        if self.model == "none":
+            return self.note or "left unaligned"
+        dx, dy, rotation = round(self.dx, 1) + 0.0, round(self.dy, 1) + 0.0, round(self.rotation, 2) + 0.0  # no "-0.0"
+        line = f"{self.model}, shift ({dx:+.1f}, {dy:+.1f}) px, rotation {rotation:+.2f} deg, scale {self.scale:.3f}"
+        return f"{line} ({self.note})" if self.note else line
 
 
 @dataclass(frozen=True)
@@ -71,9 +83,9 @@ class Alignment:
     """Frames registered to the reference.
 
     frames: (N, H, W, 3) float32 in [0, 1]; the reference frame is returned unchanged.
-    motions: one :class:`Motion` per frame, in input order.
+    motions: one :class:`Motion` per frame, in input order (with the fallback's reason, if any).
     valid: (H, W) bool, True where every warped frame has real content (not border fill).
-    notes: human-readable remarks (fallbacks, frames left unaligned).
+    notes: human-readable remarks (fallbacks, frames left unaligned), "frame <index>: <reason>".
     """
 
     frames: np.ndarray
@@ -82,7 +94,9 @@ class Alignment:
     notes: tuple[str, ...]
 
 
-def describe_motion(matrix: np.ndarray, index: int, model: str, shape: tuple[int, int]) -> Motion:
+def describe_motion(
+    matrix: np.ndarray, index: int, model: str, shape: tuple[int, int], note: str | None = None
+) -> Motion:
     """Summarise a (3, 3) reference->frame matrix for an image of ``shape`` (H, W)."""
     h, w = shape
     centre = np.array([[[(w - 1) / 2, (h - 1) / 2]]])
@@ -90,7 +104,7 @@ def describe_motion(matrix: np.ndarray, index: int, model: str, shape: tuple[int
     a = matrix[:2, :2] / matrix[2, 2]  # the local linear part (exact for affine motion)
     rotation = math.degrees(math.atan2(a[0, 1] - a[1, 0], a[0, 0] + a[1, 1]))
     scale = math.sqrt(abs(float(np.linalg.det(a))))
-    return Motion(index, model, float(moved[0]), float(moved[1]), rotation, scale, matrix.copy())
+    return Motion(index, model, float(moved[0]), float(moved[1]), rotation, scale, matrix.copy(), note)
 
 
 def _match_exposures(
@@ -277,7 +291,7 @@ def align_frames(
         warped, covered = warp_frame(frame, matrix, _exposure_matched_reference(ref, ratio, gamma))
         aligned.append(warped)
         valid &= covered
-        motions.append(describe_motion(matrix, i, used, shape))
+        motions.append(describe_motion(matrix, i, used, shape, note))
         if note:
             notes.append(f"frame {i}: {note}")
     return Alignment(np.stack(aligned), tuple(motions), valid, tuple(notes))
@@ -311,3 +325,24 @@ def crop_box(valid: np.ndarray) -> tuple[int, int, int, int]:
         y0, y1 = y0 + (worst == "top"), y1 - (worst == "bottom")
         x0, x1 = x0 + (worst == "left"), x1 - (worst == "right")
     return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else (0, 0, 0, 0)
+
+
+MIN_CROP = 0.5  # crop_frames keeps at least this fraction of the height and of the width, or does not crop
+
+
+def crop_frames(alignment: Alignment) -> tuple[np.ndarray, tuple[int, int, int, int] | None, str]:
+    """The aligned frames cut to :func:`crop_box` of ``alignment.valid`` (what every frame covers).
+
+    Returns (frames (N, h, w, 3), the box (y0, y1, x0, x1) or None when not cropped, a line saying
+    what was done). Nothing is cropped when every pixel is covered, or when the box would keep less
+    than :data:`MIN_CROP` of the height or the width (the borders stay filled then).
+    """
+    height, width = alignment.valid.shape
+    box = crop_box(alignment.valid)
+    y0, y1, x0, x1 = box
+    if box == (0, height, 0, width):
+        return alignment.frames, None, "crop: every frame covers the whole picture; nothing to crop"
+    if y1 - y0 < MIN_CROP * height or x1 - x0 < MIN_CROP * width:
+        return alignment.frames, None, f"crop: the frames share only {x1 - x0}x{y1 - y0} pixels; borders filled instead"
+    cropped = np.ascontiguousarray(alignment.frames[:, y0:y1, x0:x1])
+    return cropped, box, f"cropped {width}x{height} to {x1 - x0}x{y1 - y0} at x {x0}, y {y0} (what every frame covers)"

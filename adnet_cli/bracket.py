@@ -32,9 +32,10 @@ class BracketPlan:
     """
 
     paths: tuple[Path, ...]
-    exposures: tuple[float, ...]  # seconds, or relative units when given as EV
+    exposures: tuple[float, ...]  # seconds (at the reference's ISO and aperture), or relative units for --ev
     chosen: tuple[int, int, int]
     source: str  # where the exposures came from: "--exposures", "--ev", "EXIF ..."
+    notes: tuple[str, ...] = ()  # assumptions made, e.g. an ISO tag missing from some frames
 
     @property
     def reference(self) -> Path:
@@ -122,27 +123,64 @@ def read_capture(path: Path) -> ExifExposure:
     return read_raw_exposure(path) if is_raw(path) else read_exif_exposure(path)
 
 
-def exif_exposures(paths: Sequence[Path]) -> tuple[list[float], str]:
-    """Exposure per frame from EXIF: ExposureTime, scaled by ISO / FNumber**2 when those differ."""
+# EXIF settings besides ExposureTime that scale a frame's brightness: (field, tag name, power).
+EXPOSURE_FACTORS: tuple[tuple[str, str, float], ...] = (("iso", "ISO", 1.0), ("f_number", "FNumber", -2.0))
+
+
+@dataclass(frozen=True)
+class ExifTimes:
+    """Exposures of a bracket's frames from EXIF, in the order of the paths given.
+
+    values: ExposureTime (s) x ISO / FNumber**2, each factor included only when it differs across the
+        frames (any common unit: only ratios matter until :func:`plan_bracket` rescales them).
+    seconds: ExposureTime (s) of each frame.
+    source: e.g. "EXIF ExposureTime" or "EXIF ExposureTime x ISO ...".
+    notes: the fallbacks taken for missing ISO / FNumber tags.
+    """
+
+    values: list[float]
+    seconds: list[float]
+    source: str
+    notes: tuple[str, ...]
+
+
+def exif_exposures(paths: Sequence[Path]) -> ExifTimes:
+    """Exposure per frame from EXIF (or a RAW file's metadata): ExposureTime, times ISO and divided by
+    FNumber**2 when those differ across the frames.
+
+    A missing ISO or FNumber is assumed equal to the other frames' (said in ``notes``) unless the
+    frames that have it disagree, which raises InputError, as does a missing ExposureTime."""
     tags = [read_capture(p) for p in paths]
     missing = [p.name for p, t in zip(paths, tags) if not t.exposure_time or t.exposure_time <= 0]
     if missing:
         raise InputError(f"no exposure time in EXIF of {', '.join(missing)}; give --exposures or --ev")
-    times = [float(t.exposure_time) for t in tags]  # type: ignore[arg-type]
-    if not (_differs(tags, "iso") or _differs(tags, "f_number")):
-        return times, "EXIF ExposureTime"
-    incomplete = [p.name for p, t in zip(paths, tags) if not t.iso or not t.f_number]
-    if incomplete:
-        raise InputError(
-            f"ISO or f-number differ across frames but {', '.join(incomplete)} lacks one; give --exposures"
-        )
-    scaled = [t * tag.iso / tag.f_number**2 for t, tag in zip(times, tags)]  # type: ignore[operator]
-    return scaled, "EXIF ExposureTime x ISO / FNumber^2 (ISO or aperture differ across frames)"
-
-
-def _differs(tags: Sequence[ExifExposure], field: str) -> bool:
-    values = {getattr(t, field) for t in tags if getattr(t, field)}
-    return len(values) > 1
+    seconds = [float(t.exposure_time) for t in tags]  # type: ignore[arg-type]
+    values, used, notes = list(seconds), [], []
+    for field, label, power in EXPOSURE_FACTORS:
+        factors = [getattr(t, field) for t in tags]
+        lacking = [p.name for p, f in zip(paths, factors) if not f]
+        known = sorted({f for f in factors if f})
+        if len(known) > 1 and lacking:
+            raise InputError(
+                f"{label} differs across frames ({', '.join(f'{k:g}' for k in known)}) but the EXIF of "
+                f"{', '.join(lacking)} has no {label}; give --exposures"
+            )
+        if len(known) > 1:
+            values = [v * f**power for v, f in zip(values, factors)]
+            used.append(label)
+        elif lacking and known:
+            notes.append(f"no {label} in the EXIF of {', '.join(lacking)}: assumed {known[0]:g} like the other frames")
+        elif lacking:
+            notes.append(f"no {label} in EXIF: assumed the same in every frame")
+    if not used:
+        return ExifTimes(values, seconds, "EXIF ExposureTime", tuple(notes))
+    factor = {"ISO": " x ISO", "FNumber": " / FNumber^2"}
+    source = (
+        f"EXIF ExposureTime{''.join(factor[u] for u in used)} ({' and '.join(used)} "
+        f"{'differs' if len(used) == 1 else 'differ'} across frames; "
+        "as seconds at the reference frame's settings)"
+    )
+    return ExifTimes(values, seconds, source, tuple(notes))
 
 
 def plan_bracket(
@@ -153,7 +191,10 @@ def plan_bracket(
 ) -> BracketPlan:
     """Exposures of 3 or more frames (from `exposures`, `ev`, or EXIF, in that order of preference),
     sorted short to long, and the three to merge: `frames` (indices into that order) or
-    :func:`select_frames`. Reads EXIF only, no pixels. Raises InputError on any inconsistency."""
+    :func:`select_frames`. Exposures from EXIF that include ISO / aperture changes are expressed as
+    seconds at the reference frame's ISO and aperture (its own value is its ExposureTime), so that
+    ``--scale fixed`` keeps its meaning. Reads EXIF only, no pixels. Raises InputError on any
+    inconsistency."""
     if len(paths) < FRAMES:
         raise InputError(f"ADNet needs at least 3 frames; got {len(paths)}")
     seen: set[Path] = set()
@@ -161,14 +202,7 @@ def plan_bracket(
         if Path(p).resolve() in seen:
             raise InputError(f"{p}: given twice")
         seen.add(Path(p).resolve())
-    if exposures is not None and ev is not None:
-        raise InputError("give either --exposures or --ev, not both")
-    if exposures is not None:
-        times, source = parse_exposures(exposures), "--exposures"
-    elif ev is not None:
-        times, source = parse_ev(ev), EV_SOURCE
-    else:
-        times, source = exif_exposures(paths)
+    times, seconds, source, notes = _exposure_values(paths, exposures, ev)
     _check_values(times, len(paths))
     order = sorted(range(len(paths)), key=lambda i: times[i])
     ordered = [times[i] for i in order]
@@ -177,7 +211,25 @@ def plan_bracket(
         raise InputError(f"--frames: index {frames[-1]} out of range; this bracket has {count} frames (0-{count - 1})")
     chosen = frames if frames is not None else select_frames(ordered)
     _check_chosen([ordered[i] for i in chosen])
-    return BracketPlan(tuple(Path(paths[i]) for i in order), tuple(ordered), chosen, source)
+    if seconds is not None:  # rescale so that the reference's value is its exposure time in seconds
+        reference = order[chosen[1]]
+        ordered = [t * (seconds[reference] / times[reference]) for t in ordered]
+    return BracketPlan(tuple(Path(paths[i]) for i in order), tuple(ordered), chosen, source, notes)
+
+
+def _exposure_values(
+    paths: Sequence[Path], exposures: str | None, ev: str | None
+) -> tuple[list[float], list[float] | None, str, tuple[str, ...]]:
+    """(values, seconds when EXIF values include ISO / aperture factors else None, source, notes)."""
+    if exposures is not None and ev is not None:
+        raise InputError("give either --exposures or --ev, not both")
+    if exposures is not None:
+        return parse_exposures(exposures), None, "--exposures", ()
+    if ev is not None:
+        return parse_ev(ev), None, EV_SOURCE, ()
+    found = exif_exposures(paths)
+    scaled = found.values != found.seconds
+    return found.values, found.seconds if scaled else None, found.source, found.notes
 
 
 def _check_values(times: list[float], count: int) -> None:
@@ -208,7 +260,7 @@ def read_bracket(plan: BracketPlan) -> Bracket:
         exposures=tuple(plan.exposures[i] for i in plan.chosen),  # type: ignore[arg-type]
         paths=tuple(paths),  # type: ignore[arg-type]
         source=plan.source,
-        notes=(*notes, *([selection] if selection else [])),
+        notes=(*plan.notes, *notes, *([selection] if selection else [])),
         linear=linear,
     )
 
@@ -235,7 +287,8 @@ def network_frames(bracket: Bracket, response: str, gamma: float) -> tuple[np.nd
     response: "gamma" | "srgb" | "calibrate" (see :mod:`adnet_cli.response`); ignored for RAW frames,
     which are linear already. gamma: the checkpoint convention's input gamma."""
     if bracket.linear:
-        return linear_to_network(bracket.frames, gamma), f"camera RAW: linear, encoded with gamma {gamma:g}"
+        unused = "" if response == "gamma" else f" (--response {response} applies to PNG/TIFF/JPEG only)"
+        return linear_to_network(bracket.frames, gamma), f"camera RAW: linear, encoded with gamma {gamma:g}{unused}"
     if response == "gamma":
         return bracket.frames, None
     result = to_network_frames(unit_float(bracket.frames), bracket.exposures, response, gamma)
@@ -271,7 +324,7 @@ def output_scale(bracket: Bracket, fixed: float | None) -> float:
 
     fixed None: 1. fixed = T seconds: a T-second exposure saturates at t_reference / T times the radiance
     that saturates the reference, so the factor is T / t_reference and 1.0 then means the radiance that
-    saturates a T-second exposure at the bracket's ISO and aperture. Raises InputError for --ev brackets.
+    saturates a T-second exposure at the reference frame's ISO and aperture. Raises InputError for --ev brackets.
     """
     if fixed is None:
         return 1.0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from adnet_cli.bracket import FRAME_SUFFIXES, read_capture
 from adnet_cli.errors import InputError
+from adnet_cli.raw import is_raw
 
 DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame
 
@@ -55,6 +56,20 @@ def collect_images(inputs: Sequence[Path]) -> list[Path]:
     if not found:
         raise InputError(f"no image files ({', '.join(FRAME_SUFFIXES)}) in {', '.join(map(str, inputs))}")
     return found
+
+
+def prefer_raw(paths: Sequence[Path]) -> tuple[list[Path], str | None]:
+    """Drop the PNG/TIFF/JPEG twin of a camera RAW file (same folder and name, RAW+JPEG shooting): the
+    RAW is the better source and one shot must not count twice. Returns the kept paths, in the order
+    given, and a note naming how many were dropped (None when none)."""
+    raw_stems = {(p.parent.resolve(), p.stem.lower()) for p in paths if is_raw(p)}
+    twin = [not is_raw(p) and (p.parent.resolve(), p.stem.lower()) in raw_stems for p in paths]
+    kept = [p for p, t in zip(paths, twin) if not t]
+    dropped = [p for p, t in zip(paths, twin) if t]
+    if not dropped:
+        return kept, None
+    count = f"{len(dropped)} files (e.g. {dropped[0].name}) have" if len(dropped) > 1 else f"{dropped[0].name} has"
+    return kept, f"{count} a camera RAW file of the same name: using the RAW files"
 
 
 def _is_image(path: Path) -> bool:

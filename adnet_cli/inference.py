@@ -25,14 +25,15 @@ MULTIPLE = 4  # two stride-2 pyramid levels
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 DEFAULT_TILE_PAD = 32
-# Peak bytes per pixel of a tile window, measured with benchmarks/tile_memory.py: on the CPU
-# (deformable conv in row bands) 5.1 KB in bfloat16 and 7-10.5 KB in float32; on a GPU (one band)
-# 11.7-14.2 KB in float32.
-CPU_BYTES_PER_PIXEL = {torch.bfloat16: 6_000, torch.float32: 10_500}
+# Peak bytes per pixel of a tile window, measured with benchmarks/tile_memory.py at 512 x 512: on the
+# CPU (deformable conv in row bands) 3.9 KB in bfloat16 and 8.1 KB in float32; on a GPU (one band)
+# 11.7-14.2 KB in float32 (before the CPU work; not re-measured without a GPU).
+CPU_BYTES_PER_PIXEL = {torch.bfloat16: 4_500, torch.float32: 9_000}
 GPU_BYTES_PER_PIXEL = 14_000
-# On the CPU a window beyond ~0.3 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
-# already 1.3 at 448) and costs GBs, so its memory is capped: a 24 MP merge then peaks below 3 GB.
-CPU_WINDOW_BYTES = 3 << 29  # 1.5 GiB
+# On the CPU a window beyond ~0.2 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
+# 1.36 at 384 and 1.27 at 512) and costs memory, so its budget is capped: with it a 24 MP merge
+# peaks below 3 GB (benchmarks/cpu_merge.py --24mp).
+CPU_WINDOW_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Largest value Radiance RGBE can hold: mantissa 255/256 at exponent 2**127. OpenCV's encoder
 # wraps the exponent to 0 (black pixel) above it, so HDR data is clipped here.
 RGBE_MAX = 255.0 / 256.0 * 2.0**127
+_ROWS_PER_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,16 @@ def _sanitise_hdr(rgb: np.ndarray, max_value: float) -> np.ndarray:
     return np.ascontiguousarray(clean, dtype=np.float32)
 
 
+def _sanitised(rgb: np.ndarray, max_value: float, dtype: type, bgr: bool = False) -> np.ndarray:
+    """:func:`_sanitise_hdr` into a new C-contiguous array of `dtype` (channels reversed when
+    `bgr`), a block of rows at a time so a large image needs no full-size float temporaries."""
+    out = np.empty(rgb.shape, dtype)
+    for r in range(0, rgb.shape[0], _ROWS_PER_BLOCK):
+        block = _sanitise_hdr(rgb[r : r + _ROWS_PER_BLOCK], max_value)
+        out[r : r + _ROWS_PER_BLOCK] = block[:, :, ::-1] if bgr else block
+    return out
+
+
 def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[BinaryIO], None]:
     """Writer that encodes ``image`` (OpenCV BGR layout) with ``cv2.imencode``.
 
@@ -290,11 +301,8 @@ def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[
 
 def _exr_writer(rgb: np.ndarray, float32: bool) -> Callable[[BinaryIO], None]:
     """Writer for an OpenEXR scanline file, ZIP compression, one "RGB" group (R, G, B)."""
-    pixels = _sanitise_hdr(rgb, FLOAT32_MAX if float32 else HALF_MAX)
-    if not float32:
-        pixels = pixels.astype(np.float16)
-    # The bindings ignore numpy strides: the array must be C-contiguous or it is scrambled.
-    pixels = np.ascontiguousarray(pixels)
+    # The bindings ignore numpy strides: the array must be C-contiguous (it is) or it is scrambled.
+    pixels = _sanitised(rgb, FLOAT32_MAX, np.float32) if float32 else _sanitised(rgb, HALF_MAX, np.float16)
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
 
     def write(fh: BinaryIO) -> None:
@@ -321,7 +329,7 @@ def write_hdr_image(
     if path.suffix.lower() == ".exr":
         writer = _exr_writer(rgb, float32)
     else:
-        bgr = np.ascontiguousarray(_sanitise_hdr(rgb, RGBE_MAX)[:, :, ::-1])
+        bgr = _sanitised(rgb, RGBE_MAX, np.float32, bgr=True)
         params = [cv2.IMWRITE_HDR_COMPRESSION, cv2.IMWRITE_HDR_COMPRESSION_RLE]
         writer = _cv2_writer(".hdr", bgr, params)
     _write_atomically(path, writer)

@@ -202,15 +202,22 @@ class ADNet(nn.Module):
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
         """x1, x2, x3: short, medium (reference), long frames, (B, 6, H, W); H, W multiples of 4."""
-        f1, f2, f3 = (self.feat_exract(x[:, :3]) for x in (x1, x2, x3))
-        att1 = self.att_module_l(f1, f2)
-        att3 = self.att_module_h(f3, f2)
-        p1, p2, p3 = (self.pyramid_feats(x[:, 3:]) for x in (x1, x2, x3))
-        aligned1 = self.align_module(p1, p2)
-        aligned3 = self.align_module(p3, p2)
-        f0 = self.conv1(torch.cat((aligned1, att1, p2[0], f2, aligned3, att3), 1))
+        # Features of the non-reference frames are made as arguments and locals are dropped once
+        # used, so each dies as soon as it can: the peak memory of a window is about halved.
+        f2 = self.feat_exract(x2[:, :3])
+        att1 = self.att_module_l(self.feat_exract(x1[:, :3]), f2)
+        att3 = self.att_module_h(self.feat_exract(x3[:, :3]), f2)
+        p2 = self.pyramid_feats(x2[:, 3:])
+        aligned1 = self.align_module(self.pyramid_feats(x1[:, 3:]), p2)
+        aligned3 = self.align_module(self.pyramid_feats(x3[:, 3:]), p2)
+        ref = p2[0]
+        del p2
+        f0 = self.conv1(torch.cat((aligned1, att1, ref, f2, aligned3, att3), 1))
+        del aligned1, att1, f2, aligned3, att3
         r1 = self.RDB1(f0)
+        del f0
         r2 = self.RDB2(r1)
         r3 = self.RDB3(r2)
-        fused = self.conv2(torch.cat((r1, r2, r3), 1)) + p2[0]
+        fused = self.conv2(torch.cat((r1, r2, r3), 1)) + ref
+        del r1, r2, r3, ref
         return self.post_conv(fused)

@@ -19,6 +19,8 @@ import numpy as np
 from adnet_cli.cvlog import quiet_opencv
 
 MU = 5000.0
+# Row blocks of this many rows bound the temporaries of a preview (float64 mu-law) on big images.
+ROWS_PER_BLOCK = 256
 
 
 def mu_law(x: np.ndarray, mu: float = MU) -> np.ndarray:
@@ -35,6 +37,43 @@ def mu_law(x: np.ndarray, mu: float = MU) -> np.ndarray:
     return (np.log1p(mu * x64) / np.log1p(mu)).astype(np.float32)
 
 
+def _checked(hdr: np.ndarray, percentile: float) -> np.ndarray:
+    if not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    raw = np.asarray(hdr)
+    if raw.ndim != 3:
+        raise ValueError(f"expected an (H, W, C) array, got shape {raw.shape}")
+    return raw
+
+
+def _clean(block: np.ndarray) -> np.ndarray:
+    """Non-finite and negative values -> 0, as float32 or float64 (a new array)."""
+    if block.dtype not in (np.float32, np.float64):
+        block = block.astype(np.float32)
+    clean = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.maximum(clean, 0.0, out=clean)
+
+
+def _row_blocks(height: int) -> range:
+    return range(0, height, ROWS_PER_BLOCK)
+
+
+def white_level(hdr: np.ndarray, percentile: float = 99.0) -> float:
+    """The value :func:`normalise` maps to 1: the `percentile` of the per-pixel max channel over
+    fully finite pixels (negatives as 0), or their maximum when that is 0; 0.0 when there is no
+    light at all. Works through the image in row blocks, so large images need little extra memory."""
+    raw = _checked(hdr, percentile)
+    parts = []
+    for r in _row_blocks(raw.shape[0]):
+        block = raw[r : r + ROWS_PER_BLOCK]
+        parts.append(_clean(block).max(axis=-1)[np.isfinite(block).all(axis=-1)].astype(np.float32))
+    brightness = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if brightness.size == 0:
+        return 0.0
+    scale = float(np.percentile(brightness, percentile))
+    return scale if scale > 0.0 else float(brightness.max())
+
+
 def normalise(hdr: np.ndarray, percentile: float = 99.0) -> np.ndarray:
     """Scale a linear HDR image so that its ``percentile`` brightness maps to 1.
 
@@ -48,22 +87,9 @@ def normalise(hdr: np.ndarray, percentile: float = 99.0) -> np.ndarray:
     percentile: in [0, 100].
     Returns (H, W, C) float32, >= 0, unbounded above.
     """
-    if not 0.0 <= percentile <= 100.0:
-        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
-    raw = np.asarray(hdr)
-    if raw.ndim != 3:
-        raise ValueError(f"expected an (H, W, C) array, got shape {raw.shape}")
-    if raw.dtype not in (np.float32, np.float64):
-        raw = raw.astype(np.float32)
-    clean = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
-    np.maximum(clean, 0.0, out=clean)
-    finite_pixels = np.isfinite(raw).all(axis=-1)
-    brightness = clean.max(axis=-1)[finite_pixels]
-    if brightness.size == 0:
-        return np.zeros(clean.shape, np.float32)
-    scale = float(np.percentile(brightness, percentile))
-    if scale <= 0.0:
-        scale = float(brightness.max())
+    raw = _checked(hdr, percentile)
+    scale = white_level(raw, percentile)
+    clean = _clean(raw)
     if scale <= 0.0:
         return np.zeros(clean.shape, np.float32)
     return (clean / clean.dtype.type(scale)).astype(np.float32, copy=False)
@@ -73,13 +99,22 @@ def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float = MU) -> np.
     """8-bit display preview: ``round(255 * mu_law(normalise(hdr, percentile), mu))``.
 
     The ``percentile``-th percentile (default 99th) of the per-pixel max channel maps to
-    255; brighter pixels clip. NaN, inf and negative values show as black.
+    255; brighter pixels clip. NaN, inf and negative values show as black. Computed in row
+    blocks: a 24 MP image needs tens of MB of temporaries, not GBs.
 
     hdr: (H, W, 3) real array, linear RGB.
     Returns (H, W, 3) uint8 RGB.
     """
-    tone = mu_law(normalise(hdr, percentile), mu)
-    return np.rint(tone * np.float32(255.0)).astype(np.uint8)
+    raw = _checked(hdr, percentile)
+    scale = white_level(raw, percentile)
+    shown = np.zeros(raw.shape, np.uint8)
+    if scale <= 0.0:
+        return shown
+    for r in _row_blocks(raw.shape[0]):
+        clean = _clean(raw[r : r + ROWS_PER_BLOCK])
+        tone = mu_law(clean / clean.dtype.type(scale), mu)
+        shown[r : r + ROWS_PER_BLOCK] = np.rint(tone * np.float32(255.0)).astype(np.uint8)
+    return shown
 
 
 OPERATORS: tuple[str, ...] = ("mu", "reinhard", "drago", "mantiuk")

@@ -29,8 +29,18 @@ def exposed(radiance: np.ndarray, seconds: float, white: float = 20.0) -> np.nda
     return np.clip(radiance * seconds * white, 0, 1) ** (1 / 2.2)
 
 
-def _exif_ifd(exposure: Fraction | None, when: datetime | None, iso: int, f_number: Fraction) -> dict:
-    tags: dict = {0x8827: iso, 0x829D: IFDRational(f_number.numerator, f_number.denominator)}
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve (IEC 61966-2-1) of values in [0, 1], as in-camera JPEGs often carry."""
+    x = np.clip(linear, 0, 1).astype(np.float64)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def _exif_ifd(exposure: Fraction | None, when: datetime | None, iso: int | None, f_number: Fraction | None) -> dict:
+    tags: dict = {}
+    if iso is not None:
+        tags[0x8827] = iso
+    if f_number is not None:
+        tags[0x829D] = IFDRational(f_number.numerator, f_number.denominator)
     if exposure is not None:
         tags[0x829A] = IFDRational(exposure.numerator, exposure.denominator)
     if when is not None:
@@ -44,8 +54,8 @@ def write_jpeg(
     pixels: np.ndarray,
     exposure: Fraction | None,
     when: datetime | None,
-    iso: int = 100,
-    f_number: Fraction = Fraction(28, 10),
+    iso: int | None = 100,
+    f_number: Fraction | None = Fraction(28, 10),
 ) -> Path:
     """An 8-bit JPEG of (H, W, 3) pixels in [0, 1] with the EXIF tags given (None: tag left out)."""
     exif = Image.Exif()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from adnet_cli.align import MODELS, align_frames, crop_box, describe_motion
+from adnet_cli.align import MODELS, align_frames, crop_box, crop_frames, describe_motion
 
 SIZE = 192
 TIMES = (1.0, 4.0, 16.0)
@@ -143,6 +143,7 @@ def test_flat_frames_fall_back_without_raising() -> None:
         assert motion.model == "none"
         np.testing.assert_allclose(motion.matrix, np.eye(3))
         assert (motion.dx, motion.dy, motion.rotation, motion.scale) == (0.0, 0.0, 0.0, 1.0)
+        assert motion.summary() == motion.note and motion.note.endswith("left unaligned")
     assert len(result.notes) == 2 and all("left unaligned" in n for n in result.notes)
     np.testing.assert_allclose(result.frames, frames, atol=1e-6)
     assert result.valid.all()
@@ -157,6 +158,22 @@ def test_uncovered_border_is_filled_from_the_exposure_matched_reference() -> Non
     assert not result.valid[:, -8:].any() and result.valid[:, :-16].all()
     y0, y1, x0, x1 = crop_box(result.valid)
     assert (y0, y1, x0) == (0, SIZE, 0) and SIZE - 14 <= x1 <= SIZE - 11
+    cropped, box, said = crop_frames(result)
+    assert box == (y0, y1, x0, x1) and cropped.shape == (3, SIZE, x1, 3)
+    np.testing.assert_array_equal(cropped, result.frames[:, :, :x1])
+    assert said == f"cropped {SIZE}x{SIZE} to {x1}x{SIZE} at x 0, y 0 (what every frame covers)"
+
+
+def test_crop_frames_leaves_full_or_hopeless_coverage_alone() -> None:
+    frames = np.random.default_rng(0).random((3, 20, 30, 3), dtype=np.float32)
+    motions = tuple(describe_motion(np.eye(3), i, "none", (20, 30)) for i in range(3))
+    full = align_frames(frames, TIMES, 1)  # flat noise: left unaligned, all covered
+    assert full.valid.all() and crop_frames(full)[1] is None and "nothing to crop" in crop_frames(full)[2]
+    sliver = np.zeros((20, 30), bool)
+    sliver[:, :12] = True  # less than half the width in common
+    hopeless = type(full)(frames, motions, sliver, ())
+    kept, box, said = crop_frames(hopeless)
+    assert box is None and kept is frames and said == "crop: the frames share only 12x20 pixels; borders filled instead"
 
 
 def test_crop_box_is_all_valid() -> None:
@@ -194,3 +211,6 @@ def test_ecc_failure_falls_back_to_phase_correlation(monkeypatch: pytest.MonkeyP
     assert result.notes == tuple(
         f"frame {i}: ECC did not converge; fell back to a translation (phase correlation)" for i in (0, 2)
     )
+    assert result.motions[0].note == "ECC did not converge; fell back to a translation (phase correlation)"
+    summary = result.motions[0].summary()
+    assert summary.startswith("translation, shift (+7.") and "rotation +0.00 deg, scale 1.000 (ECC did not" in summary

@@ -4,6 +4,7 @@ and --scale, end to end through the CLI."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from datetime import timedelta
 from fractions import Fraction
@@ -17,7 +18,7 @@ from shots import START, corrupt_keeping_exif, exposed, scene, write_jpeg, write
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
-from adnet_cli.io import read_hdr
+from adnet_cli.io import read_hdr, unit_float
 
 runner = CliRunner()
 merge_cli = sys.modules["adnet_cli.cli.merge"]  # the package re-exports the command under this name
@@ -57,11 +58,13 @@ def test_dry_run_prints_the_grouping_and_writes_nothing(tmp_path, shoot):
     assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
     out = result.stdout
     assert "group 1: 3 frames, exposures from EXIF ExposureTime" in out
-    assert "#0  IMG_0002.jpg  1/400 s  12:00:00.30  short" in out
-    assert "#1  IMG_0001.jpg  1/100 s  12:00:00.00  reference" in out
+    assert "  #0  IMG_0002.jpg  1/400 s  -2.0 EV  12:00:00.30  short\n" in out  # columns line up
+    assert "  #1  IMG_0001.jpg  1/100 s  +0.0 EV  12:00:00.00  reference\n" in out
+    assert "  #2  IMG_0003.jpg  1/25 s   +2.0 EV  12:00:00.60  long\n" in out
     assert "group 3: 5 frames" in out
-    assert "#1  IMG_0008.jpg  1/800 s  12:00:11.30  unused" in out
-    assert "#2  IMG_0009.jpg  1/200 s  12:00:11.60  reference" in out
+    assert "  #1  IMG_0008.jpg  1/800 s   -2.0 EV  12:00:11.30  unused\n" in out
+    assert "  #2  IMG_0009.jpg  1/200 s   +0.0 EV  12:00:11.60  reference\n" in out
+    assert "  #4  IMG_0011.jpg  1/12 s    +4.1 EV  12:00:12.20  long\n" in out
     for stem in REFERENCES:
         assert f"-> {tmp_path / 'out' / stem}.exr, {tmp_path / 'out' / stem}.png" in out
     assert "11 files in 3 groups: 3 to merge, 0 skipped (output exists), 0 cannot be merged" in out
@@ -74,6 +77,8 @@ def test_batch_writes_one_output_per_group_then_skips_existing(tmp_path, shoot, 
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}{ext}" for s in REFERENCES for ext in (".hdr", ".png"))
     assert read_hdr(out / "IMG_0009.hdr").shape == (16, 24, 3)
+    assert "group 1 (IMG_0001.jpg .. IMG_0003.jpg): 3 frames -> IMG_0001.hdr\n" in result.stderr  # the grouping
+    assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using IMG_0007.jpg, IMG_0009.jpg, IMG_0011.jpg" in result.stderr
     assert "group 3: 5 frames: using #0 IMG_0007.jpg, #2 IMG_0009.jpg (reference), #4 IMG_0011.jpg" in result.stderr
     assert f"merged 3 of 3 groups into {out}" in result.stderr
     assert snapshot(shoot) == inputs
@@ -92,9 +97,11 @@ def test_a_corrupt_file_fails_its_group_only(tmp_path, shoot, random_checkpoint)
     assert result.exit_code == 1
     assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.exr", "IMG_0009.exr"]
     assert "merged 2 of 3 groups" in result.stderr and "1 failed" in result.stderr
+    assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using " in result.stderr
     failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(failures) == 1
     assert "group 2 (IMG_0004.jpg .. IMG_0006.jpg)" in failures[0] and "IMG_0005.jpg: not an image" in failures[0]
+    assert "IMG_0005.jpg: not an image" not in result.stderr.replace(failures[0], "")  # said once
     assert "Traceback" not in result.output
 
 
@@ -108,7 +115,7 @@ def test_group_size_with_ev_for_files_without_exif(tmp_path):
     result = invoke("merge", folder, "-o", out, "--ev", "0,-2,2", "--group-size", 3, "--dry-run")
     assert result.exit_code == 0, result.output
     assert "6 files in 2 groups: 2 to merge" in result.stdout
-    assert "#0  f1.png  -2 EV  -  short" in result.stdout and "#1  f3.png  +0 EV  -  reference" in result.stdout
+    assert "  #0  f1.png  -2 EV  -  short\n" in result.stdout and "  #1  f3.png  +0 EV  -  reference\n" in result.stdout
     assert "ordered by file name" in result.stderr
     fails_cleanly(invoke("merge", folder, "-o", out, "--ev", "0,-2,2"), "need --group-size")
 
@@ -143,7 +150,8 @@ def test_single_bracket_of_five_frames(tmp_path, random_checkpoint):
     assert "reference c.png" in result.stderr and read_hdr(out).shape == (16, 24, 3)
     picked = invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "1,3,4", "--dry-run")
     assert picked.exit_code == 0, picked.output
-    assert "#3  a.png  0.16 s  -  reference" in picked.stdout and "#2  c.png  1/25 s  -  unused" in picked.stdout
+    assert "  #3  a.png  0.16 s   +0.0 EV  -  reference\n" in picked.stdout
+    assert "  #2  c.png  1/25 s   -2.0 EV  -  unused\n" in picked.stdout
     fails_cleanly(invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "0,2,7"), "out of range")
     fails_cleanly(invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "0,2"), "--frames")
 
@@ -187,10 +195,15 @@ def test_single_mode_refuses_batch_options(tmp_path, shoot):
     fails_cleanly(invoke("merge", *files, "-o", tmp_path / "x.exr", "--format", "hdr"), "does not match --format")
 
 
+def reference_linearised(model, frames, *args) -> np.ndarray:
+    """A stand-in for the network: the reference frame linearised, 1.0 = its white level."""
+    return unit_float(frames[1]) ** np.float32(2.2)
+
+
 def test_fixed_scale_puts_brackets_of_one_scene_on_one_scale(tmp_path, shoot, random_checkpoint, monkeypatch):
     # An ideal merge for this test: the reference frame linearised (1.0 = its white level), so that the
     # scaling is what is tested, not the random network.
-    monkeypatch.setattr(merge_cli, "run_merge", lambda model, frames, *args: frames[1] ** np.float32(2.2))
+    monkeypatch.setattr(merge_cli, "run_merge", reference_linearised)
     folder = tmp_path / "tiffs"
     folder.mkdir()
     radiance = scene(seed=3)
@@ -206,7 +219,94 @@ def test_fixed_scale_puts_brackets_of_one_scene_on_one_scale(tmp_path, shoot, ra
         assert result.exit_code == 0, result.output
         values[scale] = (read_hdr(out / "A1.exr"), read_hdr(out / "B1.exr"))
     first, second = values["reference"]  # references at 1/25 s and 1/50 s: the second is half as bright
+    np.testing.assert_allclose(first, np.clip(radiance * 20 / 25, 0, 1), atol=1e-3)  # 1.0 = the reference's white
     np.testing.assert_allclose(second, first / 2, rtol=2e-3, atol=1e-5)
     first, second = values["fixed:1/30"]
     np.testing.assert_allclose(second, first, rtol=2e-3, atol=1e-5)
     np.testing.assert_allclose(first, values["reference"][0] * 25 / 30, rtol=1e-5)
+
+
+def test_iso_changes_and_missing_tags_are_shown_in_the_dry_run(tmp_path):
+    folder = tmp_path / "iso"
+    folder.mkdir()
+    radiance = scene()
+    # One bracket at 1/100 s ISO 100 and 400 and 1/25 s ISO 400 (auto ISO), then one without ISO tags.
+    shots = [(Fraction(1, 100), 100), (Fraction(1, 100), 400), (Fraction(1, 25), 400),
+             (Fraction(1, 400), None), (Fraction(1, 100), None), (Fraction(1, 25), None)]
+    for i, (t, iso) in enumerate(shots):
+        when = START + timedelta(seconds=i / 4 + 10 * (i >= 3))
+        write_jpeg(folder / f"P{i}.jpg", exposed(radiance, float(t) * (iso or 100) / 100), t, when, iso=iso)
+    result = invoke("merge", folder, "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "group 1: 3 frames, exposures from EXIF ExposureTime x ISO (ISO differs across frames" in out
+    assert "  #0  P0.jpg  1/400 s  -2.0 EV  12:00:00.00  short\n" in out  # 1/100 s at ISO 100 = 1/400 s at 400
+    assert "  #1  P1.jpg  1/100 s  +0.0 EV  12:00:00.25  reference\n" in out
+    assert "group 2: 3 frames, exposures from EXIF ExposureTime\n" in out
+    assert out.count("  note: no ISO in EXIF: assumed the same in every frame\n") == 1
+    assert "6 files in 2 groups: 2 to merge" in out
+
+
+def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) float32 radiance with texture at every scale alignment needs, about 0.05 .. 2."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(size=(height, width)).astype(np.float32), (0, 0), 2.0)
+    return (0.4 * np.exp(0.6 * noise / noise.std()))[..., None] * np.array([1.0, 0.9, 0.8], np.float32)
+
+
+def test_align_with_crop_merges_what_every_frame_covers(tmp_path, random_checkpoint, monkeypatch):
+    monkeypatch.setattr(merge_cli, "run_merge", reference_linearised)
+    height, width, margin = 96, 128, 10
+    canvas = textured(height + 2 * margin, width + 2 * margin)
+    # Hand-held: the short frame's view moved 6 px right, the long frame's 5 px up, so the left 6 columns
+    # and the bottom 5 rows of the reference's view are missing from one of them.
+    views = {"h0.tif": (0, 6, Fraction(1, 400)), "h1.tif": (0, 0, Fraction(1, 100)), "h2.tif": (-5, 0, Fraction(1, 25))}
+    paths = []
+    for i, (name, (dy, dx, t)) in enumerate(views.items()):
+        view = canvas[margin + dy : margin + dy + height, margin + dx : margin + dx + width]
+        paths.append(write_tiff16(tmp_path / name, exposed(view, float(t)), t, START + timedelta(seconds=i / 4)))
+    fails_cleanly(invoke("merge", *paths, "-o", tmp_path / "x.exr", "--crop"), "give it with --align")
+    args = ["--align", "--float32", "--weights", random_checkpoint]
+    filled = invoke("merge", *paths, "-o", tmp_path / "filled.exr", *args)
+    assert filled.exit_code == 0, filled.output
+    assert read_hdr(tmp_path / "filled.exr").shape == (height, width, 3)
+    result = invoke("merge", *paths, "-o", tmp_path / "cropped.exr", *args, "--crop")
+    assert result.exit_code == 0, result.output
+    assert "aligned h0.tif: homography, shift (-6.0, +0.0) px" in result.stderr
+    assert "aligned h2.tif: homography, shift (+0.0, +5.0) px" in result.stderr
+    found = re.search(r"cropped 128x96 to (\d+)x(\d+) at x (\d+), y (\d+)", result.stderr)
+    assert found, result.stderr
+    w, h, x0, y0 = map(int, found.groups())
+    assert 6 <= x0 <= 7 and y0 == 0 and 121 <= w <= 122 and 90 <= h <= 91
+    cropped = read_hdr(tmp_path / "cropped.exr")
+    assert cropped.shape == (h, w, 3)
+    # The stand-in network returns the reference, so the crop must be its pixels at (x0, y0).
+    np.testing.assert_allclose(cropped, read_hdr(tmp_path / "filled.exr")[y0 : y0 + h, x0 : x0 + w], atol=1e-6)
+
+
+def test_an_existing_preview_fails_its_group_before_any_work(tmp_path, shoot, random_checkpoint, monkeypatch):
+    monkeypatch.setattr(merge_cli, "run_merge", reference_linearised)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "IMG_0004.png").write_bytes(b"someone else's picture")  # group 2's preview is in the way
+    planned = invoke("merge", shoot, "-o", out, "--dry-run")
+    preview = out / "IMG_0004.png"
+    assert f"-> {out / 'IMG_0004'}.exr, {preview} (cannot merge: {preview} exists (--overwrite" in planned.stdout
+    result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint)
+    assert result.exit_code == 1
+    failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(failures) == 1 and "group 2 (IMG_0004.jpg .. IMG_0006.jpg)" in failures[0]
+    assert "IMG_0004.png exists (--overwrite to replace it, --no-preview to write none)" in failures[0]
+    assert (out / "IMG_0004.png").read_bytes() == b"someone else's picture" and not (out / "IMG_0004.exr").exists()
+    assert invoke("merge", shoot, "-o", out, "--weights", random_checkpoint, "--overwrite").exit_code == 0
+    assert (out / "IMG_0004.exr").exists()
+
+
+def test_previews_written_into_the_input_folder_are_not_frames(tmp_path, shoot, random_checkpoint, monkeypatch):
+    monkeypatch.setattr(merge_cli, "run_merge", reference_linearised)
+    first = invoke("merge", shoot, "-o", shoot, "--weights", random_checkpoint)
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in shoot.glob("*.png")) == [f"{stem}.png" for stem in REFERENCES]
+    again = invoke("merge", shoot, "-o", shoot, "--dry-run")
+    assert again.exit_code == 0, again.output
+    assert "ordered by file name" not in again.stderr  # a preview has no capture time: it would break the order
+    assert "11 files in 3 groups: 0 to merge, 3 skipped (output exists), 0 cannot be merged" in again.stdout

@@ -12,10 +12,10 @@ import pytest
 from shots import START, exposed, scene, write_jpeg
 
 from adnet_cli.bracket import (
-    Bracket, output_scale, parse_frame_indices, parse_scale, plan_bracket, read_bracket, select_frames,
+    Bracket, exif_exposures, output_scale, parse_frame_indices, parse_scale, plan_bracket, read_bracket, select_frames,
 )
 from adnet_cli.errors import InputError
-from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, read_shot
+from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
 
 
 def shot(name: str, seconds: float | None, exposure: float | None, iso: float = 100) -> Shot:
@@ -75,6 +75,18 @@ def test_collect_images_from_folders_and_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no image files"):
         collect_images([tmp_path / "empty"])
+
+
+def test_raw_plus_jpeg_twins_keep_the_raw():
+    # RAW+JPEG shooting: each shot twice, with the same capture time and settings; as two files the
+    # second would look like a repeated setting and split every bracket.
+    paths = [Path("s/IMG_1.CR2"), Path("s/IMG_1.JPG"), Path("s/IMG_2.jpg"), Path("t/IMG_2.dng"),
+             Path("s/img_3.nef"), Path("s/IMG_3.jpg")]
+    kept, note = prefer_raw(paths)
+    assert kept == [Path("s/IMG_1.CR2"), Path("s/IMG_2.jpg"), Path("t/IMG_2.dng"), Path("s/img_3.nef")]
+    assert note == "2 files (e.g. IMG_1.JPG) have a camera RAW file of the same name: using the RAW files"
+    assert prefer_raw(paths[2:4]) == (paths[2:4], None)  # different folders: not twins
+    assert prefer_raw(paths[:3])[1] == "IMG_1.JPG has a camera RAW file of the same name: using the RAW files"
 
 
 def test_read_shot_takes_capture_time_and_settings_from_exif(tmp_path):
@@ -150,3 +162,62 @@ def test_a_bracket_may_not_mix_raw_and_other_files(tmp_path):
     paths = [tmp_path / "a.dng", tmp_path / "b.jpg", tmp_path / "c.jpg"]
     with pytest.raises(InputError, match="mixes camera RAW and other files"):
         read_bracket(plan_bracket(paths, ev="-2,0,2"))
+
+
+F28 = Fraction(28, 10)
+
+
+def iso_bracket(folder: Path, settings: list[tuple[Fraction, int | None, Fraction | None]]) -> list[Path]:
+    """JPEGs of one scene with the given (ExposureTime, ISO, FNumber) tags (None: tag left out)."""
+    paths = []
+    for i, (t, iso, f_number) in enumerate(settings):
+        when = START + timedelta(seconds=i / 4)
+        paths.append(write_jpeg(folder / f"f{i}.jpg", exposed(scene(), 0.01), t, when, iso=iso, f_number=f_number))
+    return paths
+
+
+def test_iso_changing_between_frames_scales_the_exposures(tmp_path):
+    # Auto ISO or ISO bracketing: 1/100 s at ISO 100 and 400, then 1/25 s at ISO 400 -> 1 : 4 : 16.
+    settings = [(Fraction(1, 100), 100, None), (Fraction(1, 100), 400, None), (Fraction(1, 25), 400, None)]
+    paths = iso_bracket(tmp_path, settings)
+    plan = plan_bracket(list(reversed(paths)))
+    assert [p.name for p in plan.paths] == ["f0.jpg", "f1.jpg", "f2.jpg"] and plan.reference.name == "f1.jpg"
+    assert plan.source == (
+        "EXIF ExposureTime x ISO (ISO differs across frames; as seconds at the reference frame's settings)"
+    )
+    # Seconds at the reference's ISO 400: its own 1/100 s, the ISO 100 frame a quarter of that.
+    assert plan.exposures == pytest.approx((0.0025, 0.01, 0.04))
+    assert plan.notes == ("no FNumber in EXIF: assumed the same in every frame",)
+    bracket = read_bracket(plan)
+    assert bracket.notes[0] == plan.notes[0]
+    assert output_scale(bracket, 1 / 50) == pytest.approx(2.0)  # --scale fixed keeps meaning seconds
+
+
+def test_aperture_changing_between_frames_scales_the_exposures(tmp_path):
+    settings = [
+        (Fraction(1, 100), 200, Fraction(4)), (Fraction(1, 100), 200, Fraction(2)), (Fraction(1, 25), 200, Fraction(2)),
+    ]
+    found = exif_exposures(iso_bracket(tmp_path, settings))
+    assert found.seconds == pytest.approx([0.01, 0.01, 0.04])
+    assert np.allclose(np.array(found.values) / found.values[0], [1, 4, 16])  # f/4 -> f/2 is two stops
+    assert found.source.startswith("EXIF ExposureTime / FNumber^2") and found.notes == ()
+
+
+def test_missing_iso_falls_back_and_says_so(tmp_path):
+    frames = [(Fraction(1, 400), None, F28), (Fraction(1, 100), None, None), (Fraction(1, 25), None, F28)]
+    found = exif_exposures(iso_bracket(tmp_path, frames))
+    assert found.values == found.seconds == pytest.approx([0.0025, 0.01, 0.04]) and found.source == "EXIF ExposureTime"
+    assert found.notes == (
+        "no ISO in EXIF: assumed the same in every frame",
+        "no FNumber in the EXIF of f1.jpg: assumed 2.8 like the other frames",
+    )
+    complete = iso_bracket(tmp_path, [(Fraction(1, 400), 100, F28), (Fraction(1, 100), 100, F28)])
+    assert exif_exposures(complete).notes == ()
+
+
+def test_iso_differing_with_a_frame_lacking_it_is_refused(tmp_path):
+    settings = [(Fraction(1, 100), 100, None), (Fraction(1, 100), 400, None), (Fraction(1, 25), None, None)]
+    paths = iso_bracket(tmp_path, settings)
+    with pytest.raises(InputError, match=r"ISO differs across frames \(100, 400\) but the EXIF of f2.jpg has no ISO"):
+        plan_bracket(paths)
+    assert plan_bracket(paths, exposures="1/400,1/100,1/25").source == "--exposures"  # the way out the message names

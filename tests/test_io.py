@@ -520,3 +520,13 @@ def test_write_rejects_bad_arrays(tmp_path: Path) -> None:
         write_ldr_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ValueError):
         write_hdr_image(tmp_path / "a.exr", np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.parametrize("suffix", [".exr", ".hdr"])
+def test_hdr_writers_stream_row_blocks_without_changing_a_byte(tmp_path, monkeypatch, suffix):
+    rgb = RNG.lognormal(0.0, 3.0, (23, 9, 3)).astype(np.float32)
+    rgb[2, 3] = [np.nan, -1.0, np.inf]
+    write_hdr_image(tmp_path / f"one{suffix}", rgb)
+    monkeypatch.setattr(io, "_ROWS_PER_BLOCK", 4)
+    write_hdr_image(tmp_path / f"blocks{suffix}", rgb)
+    assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"blocks{suffix}").read_bytes()

@@ -7,18 +7,23 @@ LibRaw's sRGB output should reproduce the scene itself.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from shots import srgb_encode, write_jpeg
+from typer.testing import CliRunner
 
 from adnet_cli import raw as raw_module
+from adnet_cli.cli import app
 from adnet_cli.errors import InputError
 from adnet_cli.exif import ExifExposure
-from adnet_cli.io import read_ldr
+from adnet_cli.io import read_hdr, read_ldr, unit_float
 from adnet_cli.raw import RAW_SUFFIXES, is_raw, raw_to_linear, read_raw, read_raw_exposure
 from adnet_cli.response import linear_to_network, to_network_frames
 
@@ -172,3 +177,42 @@ def test_raw_exposure_of_undecodable_file_is_all_none(tmp_path: Path) -> None:
     path = tmp_path / "x.cr3"
     path.write_bytes(b"nothing here")
     assert read_raw_exposure(path) == ExifExposure(None, None, None)
+
+
+def _classical_merge(model, frames, exposures, *args) -> np.ndarray:
+    """A stand-in for the network that uses every frame: each linearised (gamma 2.2, the Kalantari
+    convention), brought to the reference's exposure, averaged where not clipped or near black."""
+    encoded = unit_float(frames)
+    linear = encoded**2.2 * (exposures[1] / np.asarray(exposures, np.float32))[:, None, None, None]
+    weight = ((encoded > 0.1) & (encoded < 0.95)).astype(np.float32) + 1e-4
+    return (weight * linear).sum(0) / weight.sum(0)
+
+
+@pytest.mark.parametrize("response", ["gamma", "srgb"])
+def test_raw_and_jpeg_brackets_merge_to_the_same_scale(tmp_path, random_checkpoint, monkeypatch, response) -> None:
+    """One scene shot as RAW and as in-camera JPEGs (plain gamma 2.2 or the sRGB curve), exposures from
+    EXIF: `adnet merge --scale fixed:1/30` gives the same radiance for both."""
+    monkeypatch.setattr(sys.modules["adnet_cli.cli.merge"], "run_merge", _classical_merge)
+    scene, times = _scene(), (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
+    encode = (lambda x: x ** (1 / 2.2)) if response == "gamma" else srgb_encode
+    raws, jpegs = [], []
+    for i, t in enumerate(times):
+        linear = np.clip(scene * 0.5 * float(t) * 100, 0, 1)  # 1.0 = white; the reference (1/100 s) reaches 0.48
+        tag = [(33434, "2I", 1, (t.numerator, t.denominator), True)]
+        raws.append(write_dng(tmp_path / f"r{i}.dng", linear, white=65535, extra=tag))
+        jpegs.append(write_jpeg(tmp_path / f"j{i}.jpg", encode(linear), t, None))
+    merged, said = {}, {}
+    for kind, paths in (("raw", raws), ("jpeg", jpegs)):
+        out = tmp_path / f"{kind}.exr"
+        args = ["merge", *map(str, paths), "-o", str(out), "--scale", "fixed:1/30", "--float32", "--response", response]
+        result = CliRunner().invoke(app, [*args, "--weights", str(random_checkpoint)])
+        assert result.exit_code == 0, result.output
+        merged[kind], said[kind] = _interior(read_hdr(out)), result.stderr
+    assert "camera RAW: linear, encoded with gamma 2.2" in said["raw"]
+    assert ("sRGB curve inverted" in said["jpeg"]) == (response == "srgb")
+    truth = _interior(scene * 0.5 * 100 / 30)  # radiance relative to what saturates a 1/30 s exposure
+    for kind in ("raw", "jpeg"):
+        assert np.median(merged[kind] / truth) == pytest.approx(1.0, abs=0.01), kind
+    ratio = merged["raw"].mean(axis=(0, 1)) / merged["jpeg"].mean(axis=(0, 1))
+    np.testing.assert_allclose(ratio, 1.0, atol=0.01)  # the same scale in every channel
+    np.testing.assert_allclose(merged["raw"], merged["jpeg"], rtol=0.08, atol=2e-3)  # JPEG's chroma subsampling

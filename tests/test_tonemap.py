@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import adnet_cli.tonemap as tm
 from adnet_cli.tonemap import (
     MU,
     OPERATORS,
@@ -248,3 +249,18 @@ def test_tonemap_rejects_bad_arguments() -> None:
             tonemap(hdr, **kwargs)
     with pytest.raises(ValueError):
         tonemap(hdr[:, :, :2])
+
+
+def test_preview_in_row_blocks_equals_one_block(monkeypatch):
+    """preview() and white_level() stream row blocks; the block size must not change a pixel."""
+    rng = np.random.default_rng(7)
+    hdr = (rng.lognormal(0.0, 2.0, (37, 11, 3))).astype(np.float32)
+    hdr[3, 4] = [np.nan, 1.0, 2.0]
+    hdr[20, 1] = [np.inf, 0.5, 0.5]
+    hdr[30, 9] = [-1.0, 0.2, 0.1]
+    whole = tm.preview(hdr)
+    level = tm.white_level(hdr)
+    monkeypatch.setattr(tm, "ROWS_PER_BLOCK", 4)
+    assert np.array_equal(tm.preview(hdr), whole)
+    assert tm.white_level(hdr) == level
+    assert np.array_equal(tm.preview(hdr), np.rint(255 * tm.mu_law(tm.normalise(hdr))).astype(np.uint8))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import typer
 
-from adnet_cli.bracket import EV_SOURCE, Bracket, BracketPlan, plan_bracket, read_bracket
+from adnet_cli.bracket import EV_SOURCE, FRAMES, Bracket, BracketPlan, plan_bracket, read_bracket
 from adnet_cli.cli.common import console, error, note, results, tile_progress
-from adnet_cli.errors import AdnetError, OutputError
-from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, read_shot
+from adnet_cli.errors import AdnetError, InputError, OutputError
+from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
 from adnet_cli.io import HDR_SUFFIXES, PREVIEW_SUFFIXES
 
 PREVIEW_SUFFIX = ".png"
@@ -60,16 +60,27 @@ def check_batch_output(folder: Path) -> None:
         raise OutputError(f"{folder}: in batch mode --output must be a folder, not an image file")
 
 
-def plan_batch(inputs: Sequence[Path], folder: Path, settings: BatchSettings) -> tuple[list[Job], str | None]:
-    """Collect, order and group the images; plan each group. Returns the jobs and a note on the order
-    when capture times are missing."""
-    images = collect_images(inputs)
+def plan_batch(inputs: Sequence[Path], folder: Path, settings: BatchSettings) -> tuple[list[Job], list[str]]:
+    """Collect, order and group the images; plan each group. Returns the jobs and notes on the files
+    (RAW+JPEG twins, order by name when capture times are missing)."""
+    found = [p for p in collect_images(inputs) if not _own_preview(p, folder)]
+    images, twin_note = prefer_raw(found)
+    if not images:
+        raise InputError(f"no image files to merge in {', '.join(map(str, inputs))} (only previews of earlier merges)")
     shots, order_note = order_shots([read_shot(p) for p in images])
     groups = group_shots(shots, settings.gap, settings.group_size)
-    protected = {p.resolve() for p in images}
+    protected = {p.resolve() for p in found}
     claimed: dict[Path, int] = {}
     jobs = [_plan_job(n, group, folder, settings, protected, claimed) for n, group in enumerate(groups, start=1)]
-    return jobs, order_note
+    return jobs, [n for n in (twin_note, order_note) if n]
+
+
+def _own_preview(path: Path, folder: Path) -> bool:
+    """True for a preview an earlier batch wrote: OUT/<name>.png next to OUT/<name>.exr or .hdr, found
+    when the output folder is also an input folder (it is never a frame of a bracket)."""
+    if path.suffix.lower() != PREVIEW_SUFFIX or path.parent.resolve() != folder.resolve():
+        return False
+    return any(path.with_suffix(suffix).is_file() for suffix in HDR_SUFFIXES)
 
 
 def _plan_job(
@@ -95,6 +106,8 @@ def _plan_job(
         return _failed(job, f"{hdr} is already the output of group {claimed[hdr.resolve()]}")
     claimed[hdr.resolve()] = number
     skipped = hdr.exists() and not settings.overwrite
+    if not skipped and preview is not None and preview.exists() and not settings.overwrite:
+        return _failed(job, f"{preview} exists (--overwrite to replace it, --no-preview to write none)")
     return Job(number, tuple(shots), plan, hdr, preview, skipped=skipped)
 
 
@@ -113,7 +126,7 @@ def print_plan(jobs: Sequence[Job]) -> None:
         times = {s.path: s.capture_time for s in job.shots}
         header = f"group {job.number}: {len(job.plan.paths)} frames, exposures from {job.plan.source}"
         results.print(header, markup=False, soft_wrap=True)
-        for line in plan_lines(job.plan, times):
+        for line in [*plan_lines(job.plan, times), *(f"note: {n}" for n in job.plan.notes)]:
             results.print(f"  {line}", markup=False, soft_wrap=True)
         outputs = ", ".join(str(p) for p in (job.hdr, job.preview) if p is not None)
         status = " (exists: skipped; --overwrite to redo)" if job.skipped else ""
@@ -130,30 +143,45 @@ def print_plan(jobs: Sequence[Job]) -> None:
 
 
 def plan_lines(plan: BracketPlan, times: dict | None = None) -> list[str]:
-    """One line per frame: index, name, exposure, capture time, role (short/reference/long/unused)."""
+    """One line per frame, in aligned columns: index (for --frames), file name, exposure, stops from the
+    reference (not for --ev, which is in stops already), capture time, role (short/reference/long/unused)."""
     roles = dict(zip(plan.chosen, ("short", "reference", "long")))
-    lines = []
+    reference = plan.exposures[plan.chosen[1]]
+    rows = []
     for i, (path, t) in enumerate(zip(plan.paths, plan.exposures)):
         stamp = (times or {}).get(path)
         clock = stamp.strftime("%H:%M:%S.%f")[:-4] if stamp else "-"
-        lines.append(f"#{i}  {path.name}  {format_exposure(t, plan.source)}  {clock}  {roles.get(i, 'unused')}")
-    return lines
+        stops = [] if plan.source == EV_SOURCE else [f"{math.log2(t / reference):+.1f} EV"]
+        rows.append([f"#{i}", path.name, format_exposure(t, plan.source), *stops, clock, roles.get(i, "unused")])
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def format_exposure(value: float, source: str) -> str:
-    """1/400 s, 0.3 s, or +2 EV for relative exposures."""
+    """1/400 s, 0.3 s, or +2 EV for relative exposures (--ev)."""
     if source == EV_SOURCE:
         return f"{math.log2(value):+g} EV"
-    if source.startswith("EXIF ExposureTime x"):
-        return f"{value:g}"  # t x ISO / N^2: not seconds
     if value < 1 and abs(1 / value - round(1 / value)) < 1e-3:
         return f"1/{round(1 / value)} s"
-    return f"{value:g} s"
+    return f"{value:.4g} s"
+
+
+def group_line(job: Job) -> str:
+    """The grouping in one line per group, shown before a batch merges (the dry run shows more): its
+    files (capture order),
+    the three frames used when there are more, and the output, or why it is not merged."""
+    if job.error is not None or job.plan is None or job.hdr is None:
+        return f"{job.label}: cannot merge (reason below)"
+    if job.skipped:
+        return f"{job.label}: {job.hdr.name} exists, skipped"
+    used = "" if len(job.plan.paths) == FRAMES else ", using " + ", ".join(job.plan.paths[i].name for i in job.plan.chosen)
+    return f"{job.label}: {len(job.plan.paths)} frames{used} -> {job.hdr.name}"
 
 
 def run_batch(jobs: Sequence[Job], folder: Path, prepare: Callable[[], Merger], quiet: bool, debug: bool) -> None:
-    """Merge every mergeable, not skipped job under one progress bar; a failing group is reported at
-    the end and the others still run. Exits 1 when any group failed."""
+    """Show the grouping (:func:`group_line`), then merge every mergeable, not skipped job under one
+    progress bar; a failing group is reported at the end and the others still run. Exits 1 when any
+    group failed."""
     todo = [j for j in jobs if j.error is None and not j.skipped]
     failures = [(j, j.error) for j in jobs if j.error is not None]
     if todo:
@@ -162,6 +190,8 @@ def run_batch(jobs: Sequence[Job], folder: Path, prepare: Callable[[], Merger], 
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create folder ({exc.strerror or exc})") from exc
         merger = prepare()  # loads weights: a failure here stops the batch
+        for job in [] if quiet else jobs:
+            console.print(group_line(job), markup=False, soft_wrap=True)
         failures += _merge_jobs(todo, merger, quiet, debug)
     _report(jobs, folder, failures, quiet)
     if failures:

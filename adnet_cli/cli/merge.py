@@ -15,7 +15,7 @@ import typer
 import numpy as np
 import torch
 
-from adnet_cli.align import align_frames
+from adnet_cli.align import align_frames, crop_frames
 from adnet_cli.bracket import (
     FRAMES, Bracket, network_frames, output_scale, parse_frame_indices, parse_scale, plan_bracket, read_bracket,
 )
@@ -96,6 +96,7 @@ class Request:
     overwrite: bool
     dry_run: bool
     quiet: bool
+    crop: bool = False  # --crop: with --align, keep only what every frame covers
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ def merge(
     ] = ResponseChoice.gamma,
     align: Annotated[
         bool, typer.Option("--align/--no-align", help="Register hand-held frames to the reference first (homography).")
+    ] = False,
+    crop: Annotated[
+        bool,
+        typer.Option("--crop", help="With --align: crop to the area every frame covers (default: fill the borders)."),
     ] = False,
     preview: Annotated[
         Optional[Path], typer.Option("--preview", "-p", help="Also write a mu-law tonemapped .png/.jpg.")
@@ -188,7 +193,9 @@ def merge(
         fixed = parse_scale(scale)
         if fixed is not None and ev is not None:
             raise InputError("--scale fixed needs exposure times in seconds (EXIF or --exposures), not --ev")
-        request = Request(exposures, ev, pick, float32, overwrite, dry_run, quiet)
+        if crop and not align:
+            raise InputError("--crop crops what --align leaves uncovered; give it with --align")
+        request = Request(exposures, ev, pick, float32, overwrite, dry_run, quiet, crop)
         conv = None if convention is ConventionChoice.auto else convention.value
 
         def engine() -> Engine:
@@ -258,7 +265,7 @@ def _merge_single(
         _describe_engine(ready)
     start = time.perf_counter()
     with tile_progress("merging", request.quiet) as progress:
-        hdr, said = merge_scaled(ready, bracket, progress)
+        hdr, said = merge_scaled(ready, bracket, progress, crop=request.crop)
     if not request.quiet:
         for line in said:
             note(line)
@@ -279,9 +286,9 @@ def _merge_batch(
     if (request.exposures is not None or request.ev is not None) and settings.group_size is None:
         raise InputError("in batch mode --exposures / --ev need --group-size N (they apply to every group of N files)")
     check_batch_output(folder)
-    jobs, order_note = plan_batch(inputs, folder, settings)
-    if order_note and not request.quiet:
-        note(order_note)
+    jobs, file_notes = plan_batch(inputs, folder, settings)
+    for line in [] if request.quiet else file_notes:
+        note(line)
     if request.dry_run:
         print_plan(jobs)
         return
@@ -292,7 +299,7 @@ def _merge_batch(
             _describe_engine(ready)
 
         def merge_one(bracket: Bracket, hdr: Path, preview: Path | None) -> None:
-            result, said = merge_scaled(ready, bracket)
+            result, said = merge_scaled(ready, bracket, crop=request.crop)
             if not request.quiet:
                 for line in said:
                     note(f"{bracket.reference.name}: {line}")
@@ -303,32 +310,37 @@ def _merge_batch(
     run_batch(jobs, folder, prepare, request.quiet, debug)
 
 
-def merge_scaled(engine: Engine, bracket: Bracket, progress: Progress | None = None) -> tuple[np.ndarray, list[str]]:
+def merge_scaled(
+    engine: Engine, bracket: Bracket, progress: Progress | None = None, crop: bool = False
+) -> tuple[np.ndarray, list[str]]:
     """The network's merge of `bracket` on the scale --scale asks for: (H, W, 3) float32 linear, and
-    lines saying how the frames were prepared (response mapping, alignment)."""
-    frames, said = _network_input(engine, bracket)
+    lines saying how the frames were prepared (response mapping, alignment, crop).
+
+    crop: with ``engine.align``, merge only the largest rectangle every aligned frame covers (H and W
+    then shrink); otherwise uncovered borders are filled from the reference (see :mod:`adnet_cli.align`)."""
+    frames, said = _network_input(engine, bracket, crop)
     loaded = engine.loaded
     hdr = run_merge(loaded.model, frames, bracket.exposures, loaded.convention, engine.device, engine.options, progress)
     factor = output_scale(bracket, engine.fixed)
     return (hdr if factor == 1.0 else hdr * np.float32(factor)), said
 
 
-def _network_input(engine: Engine, bracket: Bracket) -> tuple[np.ndarray, list[str]]:
-    """The three frames in the network's convention, aligned to the reference when --align."""
+def _network_input(engine: Engine, bracket: Bracket, crop: bool) -> tuple[np.ndarray, list[str]]:
+    """The three frames in the network's convention, aligned to the reference when --align (and
+    cropped to what every frame covers when `crop`)."""
     gamma = GAMMA[engine.loaded.convention]
     frames, how = network_frames(bracket, engine.response, gamma)
     said = [how] if how else []
     if not engine.align:
         return frames, said
     aligned = align_frames(unit_float(frames), bracket.exposures, 1, gamma=gamma)
-    for motion in aligned.motions:
-        if motion.model != "reference":
-            name = bracket.paths[motion.index].name
-            said.append(
-                f"aligned {name}: {motion.model}, shift ({motion.dx:+.1f}, {motion.dy:+.1f}) px, "
-                f"rotation {motion.rotation:+.2f} deg, scale {motion.scale:.3f}"
-            )
-    return aligned.frames, [*said, *aligned.notes]
+    for motion in (m for m in aligned.motions if m.model != "reference"):
+        name = bracket.paths[motion.index].name
+        said.append(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
+    if not crop:
+        return aligned.frames, said
+    cropped, _, how = crop_frames(aligned)
+    return cropped, [*said, how]
 
 
 def _write(output: Path, preview: Path | None, hdr: np.ndarray, float32: bool, overwrite: bool) -> None:
