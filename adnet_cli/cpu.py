@@ -24,14 +24,30 @@ def keep_freed_memory() -> bool:
     reused. Peak RSS still follows the largest live set. Returns False where libc is not glibc.
     Safe to call more than once; only the first call acts.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it has glibc's mallopt and malloc_trim, else None (macOS, musl ...)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory glibc keeps (see :func:`keep_freed_memory`) back to the kernel, e.g. between
+    the network's tiles and the writing of a large result, whose buffers have other sizes and would
+    otherwise grow the heap. Returns False where libc has no malloc_trim."""
+    libc = _glibc()
+    return libc is not None and bool(libc.malloc_trim(0))
 
 
 _BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # x86 AVX512-BF16 / AMX, ARMv8.6 BF16

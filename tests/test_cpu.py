@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from adnet_cli.cpu import keep_freed_memory, native_bf16
+from adnet_cli.cpu import keep_freed_memory, native_bf16, release_freed_memory
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,23 @@ def test_keep_freed_memory_stops_the_kernel_zero_filling_every_activation():
     assert found["keep"][0] == "True"
     assert found["plain"][1] > 5 * found["keep"][1]
     assert keep_freed_memory() in (True, False)  # idempotent here too
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_release_freed_memory_returns_kept_memory_to_the_kernel():
+    code = """
+import resource, torch
+from adnet_cli.cpu import keep_freed_memory, release_freed_memory
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+keep_freed_memory()
+blocks = [torch.ones(16 << 20) for _ in range(8)]  # 512 MB
+del blocks
+kept = rss_mb()
+print(release_freed_memory(), kept, rss_mb())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    released, kept, after = done.stdout.split()
+    assert released == "True"
+    assert float(kept) - float(after) > 400  # the freed 512 MB were held, then handed back

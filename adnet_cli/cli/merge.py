@@ -21,6 +21,7 @@ from adnet_cli.bracket import (
 )
 from adnet_cli.cli.batch import BatchSettings, Job, Merger, check_batch_output, plan_batch, print_plan, run_batch
 from adnet_cli.cli.common import Debug, console, note, reported_errors, tile_progress
+from adnet_cli.cpu import release_freed_memory
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.grouping import DEFAULT_GAP
 from adnet_cli.inference import (
@@ -321,6 +322,7 @@ def merge_scaled(
     frames, said = _network_input(engine, bracket, crop)
     loaded = engine.loaded
     hdr = run_merge(loaded.model, frames, bracket.exposures, loaded.convention, engine.device, engine.options, progress)
+    release_freed_memory()  # the window buffers, before the result is written in other sizes
     factor = output_scale(bracket, engine.fixed)
     return (hdr if factor == 1.0 else hdr * np.float32(factor)), said
 
