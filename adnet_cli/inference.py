@@ -30,10 +30,10 @@ DEFAULT_TILE_PAD = 32
 # 11.7-14.2 KB in float32 (before the CPU work; not re-measured without a GPU).
 CPU_BYTES_PER_PIXEL = {torch.bfloat16: 4_500, torch.float32: 9_000}
 GPU_BYTES_PER_PIXEL = 14_000
-# On the CPU a window beyond ~0.2 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
-# 1.36 at 384 and 1.27 at 512) and costs memory, so its budget is capped: with it a 24 MP merge
-# peaks below 3 GB (benchmarks/cpu_merge.py --24mp).
-CPU_WINDOW_BYTES = 1 << 30
+# On the CPU a window beyond ~0.15 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
+# 1.44 at 320 and 1.36 at 384) and costs memory, so its budget is capped: a 24 MP merge with
+# 384 px tiles peaked at 3.18 GB (benchmarks/cpu_merge.py --24mp), above the 3 GB aimed for.
+CPU_WINDOW_BYTES = 768 << 20
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,38 @@ def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoin
     result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "disk full")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", [["--precision", "float32"], ["--precision", "bfloat16"], ["--bf16"]])
+def test_precision_options_reach_the_library(tmp_path, bracket, random_checkpoint, flag):
+    out = tmp_path / "scene.exr"
+    result = invoke("merge", *bracket, "-e", "1/100,1/25,4/25", "-o", out, "--weights", random_checkpoint, *flag)
+    assert result.exit_code == 0, result.output
+    precision = "float32" if "float32" in flag else "bfloat16"
+    assert f"cpu, {precision}," in result.stderr
+    loaded = load_weights(str(random_checkpoint))
+    frames = np.stack([cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255 for p in bracket])
+    expected = merge(loaded.model, frames, (1, 4, 16), "kalantari", torch.device("cpu"), MergeOptions(precision=precision))
+    np.testing.assert_allclose(read_hdr(out), expected, rtol=2e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--precision", "float16"], "float16 (--half) needs a CUDA device"),
+        (["--half", "--bf16"], "conflicting precisions: bfloat16, float16"),
+        (["--precision", "float32", "--bf16"], "conflicting precisions: bfloat16, float32"),
+    ],
+)
+def test_bad_precision_fails_with_one_line(tmp_path, bracket, random_checkpoint, flags, message):
+    if torch.cuda.is_available() and flags == ["--precision", "float16"]:
+        pytest.skip("CUDA present")
+    result = invoke("merge", *bracket, "-e", "1/100,1/25,4/25", "-o", tmp_path / "x.exr", "--weights", random_checkpoint, *flags)
+    fails_cleanly(result, message)
+    assert not (tmp_path / "x.exr").exists()
+
+
+def test_info_reports_the_precision():
+    result = invoke("info")
+    assert result.exit_code == 0
+    assert "precision" in result.stdout and ("bfloat16 (auto" in result.stdout or "float32 (auto" in result.stdout)
