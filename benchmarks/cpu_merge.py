@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -194,25 +195,32 @@ def quality() -> None:
           f"speed x{found['float32']['seconds'] / found['bfloat16']['seconds']:.2f}")
 
 
-def big(height: int = 4000, width: int = 6000) -> None:
-    """One 24 MP bracket through the real CLI (default settings, shipped weights): time and peak RSS."""
+def write_bracket(folder: str, height: int, width: int) -> None:
+    """Write short/medium/long.png of a synthetic scene (run in a child: see big())."""
     import cv2
 
+    frames, _ = synthetic_bracket(height, width)
+    for name, frame in zip(("short", "medium", "long"), frames):
+        cv2.imwrite(str(Path(folder) / f"{name}.png"), np.round(frame[..., ::-1] * 255).astype(np.uint8))
+
+
+def big(height: int = 4000, width: int = 6000) -> None:
+    """One 24 MP bracket through the real CLI (default settings, shipped weights): time and peak RSS.
+
+    The bracket is written by another child, and the peak is the CLI child's own (os.wait4): a forked
+    child starts with its parent's RSS, so a process that held the float frames would set it."""
     with tempfile.TemporaryDirectory() as tmp:
-        frames, _ = synthetic_bracket(height, width)
-        names = []
-        for name, frame in zip(("short", "medium", "long"), frames):
-            path = Path(tmp) / f"{name}.png"
-            cv2.imwrite(str(path), np.round(frame[..., ::-1] * 255).astype(np.uint8))
-            names.append(str(path))
-        del frames
+        subprocess.run([sys.executable, __file__, "--write-bracket", tmp, str(height), str(width)], check=True)
+        names = [f"{tmp}/{name}.png" for name in ("short", "medium", "long")]
         cmd = [str(Path(sys.executable).with_name("adnet")), "merge", *names, "-e", "1,4,16",
                "-o", f"{tmp}/out.exr", "--preview", f"{tmp}/out.png", "--quiet"]
         start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        errors = child.stderr.read()
+        _, status_code, usage = os.wait4(child.pid, 0)  # this child's own peak, not the writer's
         seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    status = "ok" if done.returncode == 0 else f"failed: {done.stderr.strip()}"
+        peak = usage.ru_maxrss / 1024
+    status = "ok" if status_code == 0 else f"failed: {errors.strip()}"
     print(f"{width}x{height} ({height * width / 1e6:.0f} MP) `adnet merge` defaults: {seconds:.0f} s "
           f"({seconds / (height * width / 1e6):.1f} s/MP), peak RSS {peak:.0f} MB, {status}")
 
@@ -220,6 +228,9 @@ def big(height: int = 4000, width: int = 6000) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
         worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        return
+    if sys.argv[1:2] == ["--write-bracket"]:
+        write_bracket(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="0.25,1,4", help="megapixels, from 0.25, 1, 4")
