@@ -17,21 +17,88 @@ from torch import nn
 from adnet_cli.ops import modulated_deform_conv2d, resolve_backend
 
 
+BASES: tuple[str, ...] = ("none", "reference", "merge")
+
+
 @dataclass(frozen=True)
 class ADNetConfig:
-    """Network width. The default is the published model (nf 64, growth 32, 5 dense layers, 8 groups)."""
+    """Network width and output form. The default is the published model (nf 64, growth 32, 5 dense
+    layers, 8 groups, no base): the original release's checkpoints are of this form.
+
+    base: what the last conv's output is added to before the final ReLU (see :func:`base_image`):
+    ``none`` (the original: the network predicts the HDR image itself), ``reference`` or ``merge``
+    (the network predicts a correction to a parameter-free image, as EDVR adds its upsampled centre
+    frame). It adds no parameters, so every base loads the same 110 tensors.
+    """
 
     nf: int = 64
     growth: int = 32
     dense_layers: int = 5
     groups: int = 8
+    base: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.base not in BASES:
+            raise ValueError(f"unknown base {self.base!r}; expected one of {', '.join(BASES)}")
+        if min(self.nf, self.growth, self.dense_layers, self.groups) < 1 or self.nf % self.groups:
+            raise ValueError(f"need positive widths with nf divisible by groups, got {self}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ADNetConfig":
-        return cls(**json.loads(text))
+        """Inverse of :meth:`to_json`; a file written before `base` existed reads as ``none``."""
+        try:
+            return cls(**json.loads(text))
+        except (TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"bad network config {text[:120]!r}: {exc}") from exc
+
+
+# Reference-frame LDR levels (max over channels) where the merge base hands over to another frame:
+# from SHORT_FROM up to SHORT_FULL the short frame takes over (the reference nears clipping); from
+# LONG_FROM down to LONG_FULL the long frame does (the reference sinks into noise and quantisation).
+SHORT_FROM, SHORT_FULL = 0.70, 0.95
+LONG_FROM, LONG_FULL = 0.25, 0.05
+
+
+def _smoothstep(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return x * x * (3 - 2 * x)
+
+
+def merge_weights(ref_ldr: torch.Tensor, long_ldr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-pixel weights (short, reference, long) of the merge base, each (B, 1, H, W), summing to 1.
+
+    ref_ldr, long_ldr: (B, 3, H, W) LDR values in [0, 1]. Triangle-style weights in the manner of
+    Kalantari and Ramamoorthi 2017, driven by the reference alone (so moving content follows the
+    reference): the short frame where the reference's brightest channel nears clipping, the long frame
+    where the reference is dark, unless the long frame is itself near clipping there.
+    """
+    v = ref_ldr.amax(1, keepdim=True)
+    short = _smoothstep((v - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
+    long_ok = 1 - _smoothstep((long_ldr.amax(1, keepdim=True) - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
+    long = _smoothstep((LONG_FROM - v) / (LONG_FROM - LONG_FULL)) * long_ok
+    return short, 1 - short - long, long
+
+
+def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str) -> torch.Tensor | None:
+    """The parameter-free image a residual model corrects, (B, 3, H, W), or None for ``none``.
+
+    x1, x2, x3: network inputs (B, 6, H, W) (see `adnet_cli.preprocess.build_inputs`). Channels 3-5 of
+    every frame are already in the output domain of both conventions (kalantari: linear, 1.0 = the
+    shortest frame's white; ntire: radiance**(1/2.24), 1.0 = the medium frame's white), so the base is
+    formed there: ``reference`` is the reference's channels 3-5; ``merge`` the weighted mean of the
+    three frames' channels 3-5 with :func:`merge_weights`.
+    """
+    if base == "none":
+        return None
+    if base == "reference":
+        return x2[:, 3:]
+    if base == "merge":
+        w1, w2, w3 = merge_weights(x2[:, :3], x3[:, :3])
+        return w1 * x1[:, 3:] + w2 * x2[:, 3:] + w3 * x3[:, 3:]
+    raise ValueError(f"unknown base {base!r}; expected one of {', '.join(BASES)}")
 
 
 def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -193,8 +260,17 @@ class ADNet(nn.Module):
         self.RDB3 = DRDB(nf, config.growth, config.dense_layers)
         self.conv2 = nn.Sequential(nn.Conv2d(3 * nf, nf, 1), _conv3(nf, nf))
         self.post_conv = nn.Sequential(_conv3(nf, nf), nn.LeakyReLU(0.01), _conv3(nf, 3), nn.ReLU())
-        # Start training with the final ReLU open: where it is closed no gradient flows at all.
-        nn.init.constant_(self.post_conv[2].bias, 0.1)
+        if config.base == "none":
+            # Start training with the final ReLU open: where it is closed no gradient flows at all.
+            nn.init.constant_(self.post_conv[2].bias, 0.1)
+        else:
+            self.zero_residual()
+
+    def zero_residual(self) -> None:
+        """Zero the last conv, so that a residual model outputs exactly its base (how new residual
+        models start, and how `train --init` turns other weights into a residual starting point)."""
+        nn.init.zeros_(self.post_conv[2].weight)
+        nn.init.zeros_(self.post_conv[2].bias)
 
     @property
     def deform_backend(self) -> str:
@@ -220,4 +296,8 @@ class ADNet(nn.Module):
         r3 = self.RDB3(r2)
         fused = self.conv2(torch.cat((r1, r2, r3), 1)) + ref
         del r1, r2, r3, ref
-        return self.post_conv(fused)
+        base = base_image(x1, x2, x3, self.config.base)
+        if base is None:
+            return self.post_conv(fused)
+        # The base is float32 (built from the float32 inputs), so under autocast the sum is too.
+        return F.relu(self.post_conv[:3](fused) + base)

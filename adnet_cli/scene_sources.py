@@ -17,6 +17,16 @@ import numpy as np
 
 from adnet_cli.io import HDR_SUFFIXES, LDR_INPUT_SUFFIXES, read_hdr, read_ldr
 
+# Real HDR scenes of the project's shared sources kept out of training (`hdr:` folders skip files of
+# these names unless asked) for the real-scene validation set: an industrial interior (the example
+# bracket's scene), a garden in daylight, a road by moonlight and a photo studio.
+VALIDATION_SCENES: tuple[str, ...] = (
+    "aerodynamics_workshop_1k.hdr",
+    "chinese_garden_1k.hdr",
+    "narrow_moonlit_road_1k.hdr",
+    "brown_photostudio_02_1k.hdr",
+)
+
 
 class SceneSource(Protocol):
     """Anything that draws linear radiance crops for :func:`simulate`."""
@@ -93,12 +103,15 @@ class _FolderSource:
     def __init__(
         self, folder: Path, suffixes: tuple[str, ...], label: str, cache_size: int,
         load: Callable[[Path], np.ndarray], crop: Callable[..., np.ndarray],
+        only: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
     ) -> None:
         self.folder, self.label, self.cache_size = Path(folder), label, cache_size
         self._load, self._crop = load, crop
-        self.files = _find(self.folder, suffixes) if self.folder.is_dir() else []
+        found = _find(self.folder, suffixes) if self.folder.is_dir() else []
+        self.files = [p for p in found if (not only or p.name in only) and p.name not in exclude]
         if not self.files:
-            raise ValueError(f"{self.folder}: no {'/'.join(suffixes)} files found")
+            left_out = f" (left out: {', '.join(exclude)})" if exclude else ""
+            raise ValueError(f"{self.folder}: no {'/'.join(suffixes)} files found{left_out}")
         self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
 
     def draw(self, rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, str]:
@@ -116,8 +129,9 @@ class HdrFolderSource(_FolderSource):
     """Crops of .hdr/.exr files (:func:`adnet_cli.io.read_hdr`): a random file, window (of a 2:1 panorama
     only the middle half of the rows), mirror flip and radiance scale (log-uniform in [1/4, 4])."""
 
-    def __init__(self, folder: Path, cache_size: int = 8) -> None:
-        super().__init__(folder, HDR_SUFFIXES, "hdr", cache_size, _load_hdr, _crop_hdr)
+    def __init__(self, folder: Path, cache_size: int = 8, only: tuple[str, ...] = (),
+                 exclude: tuple[str, ...] = ()) -> None:
+        super().__init__(folder, HDR_SUFFIXES, "hdr", cache_size, _load_hdr, _crop_hdr, only, exclude)
 
 
 class LdrFolderSource(_FolderSource):
@@ -128,12 +142,26 @@ class LdrFolderSource(_FolderSource):
         super().__init__(folder, LDR_INPUT_SUFFIXES, "ldr", cache_size, _load_ldr, _crop_ldr)
 
 
-def sources_from_folder(folder: Path) -> list[SceneSource]:
+def sources_from_folder(folder: Path, holdout: bool = True) -> list[SceneSource]:
     """[HdrFolderSource] if ``folder`` holds .hdr/.exr files, [LdrFolderSource] if it holds LDR photos,
-    both if both (searched recursively). ValueError if it holds neither or is not a folder."""
+    both if both (searched recursively); with `holdout`, HDR files named in VALIDATION_SCENES are left
+    out. ValueError if it holds neither or is not a folder."""
     folder = Path(folder)
-    found = [folder.is_dir() and bool(_find(folder, kinds)) for kinds in (HDR_SUFFIXES, LDR_INPUT_SUFFIXES)]
+    exclude = VALIDATION_SCENES if holdout else ()
+    hdrs = [p for p in _find(folder, HDR_SUFFIXES) if p.name not in exclude] if folder.is_dir() else []
+    found = [bool(hdrs), folder.is_dir() and bool(_find(folder, LDR_INPUT_SUFFIXES))]
     if not any(found):
         kinds = ", ".join(HDR_SUFFIXES + LDR_INPUT_SUFFIXES)
         raise ValueError(f"{folder}: not a folder holding scene images ({kinds})")
-    return [cls(folder) for cls, ok in zip((HdrFolderSource, LdrFolderSource), found) if ok]
+    sources: list[SceneSource] = [HdrFolderSource(folder, exclude=exclude)] if found[0] else []
+    return sources + ([LdrFolderSource(folder)] if found[1] else [])
+
+
+def validation_scene_files(folders: list[Path]) -> list[Path]:
+    """The VALIDATION_SCENES files found under `folders` (recursively), in VALIDATION_SCENES order,
+    each name once (the first folder that has it)."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for p in _find(Path(folder), HDR_SUFFIXES) if Path(folder).is_dir() else []:
+            found.setdefault(p.name, p)
+    return [found[name] for name in VALIDATION_SCENES if name in found]

@@ -14,7 +14,15 @@ seed, config and sources give a bit-identical :class:`Sample`. A sample is made 
 3. Exposure: the scene is scaled so that 1.0 saturates the medium frame: a drawn 2-20 % of its pixels
    saturate, with its median signal held within 0.08-0.35. Exposure times are ``1/r1, 1, r2``, r1 and r2
    log-uniform in ``ratio_range``.
-4. Camera (:func:`capture`): Poisson-Gaussian noise, clipping at 1, gamma response, 8-bit quantisation.
+4. Camera (`adnet_cli.camera`): ``camera="gamma"`` is Poisson-Gaussian noise, clipping at 1, a gamma
+   response and 8-bit quantisation. ``camera="realistic"`` draws a real camera's variations from a
+   stream of its own (so the gamma camera's samples stay bit-identical): tone curves around sRGB and
+   filmic S-curves, channels clipping at different levels, chroma noise, JPEG; EV steps of 1-3 stops
+   (ratios 2-8, the two steps equal as in auto-bracketing 70 % of the time) with one pair in
+   ``LARGE_STEP_PROB`` spanning 3 stops up to ``ratio_range[1]``; and in ``DARK_PROB`` of the brackets a
+   dark scene (median signal 0.004-0.04 of the medium frame's white, little saturated, more read noise).
+
+The output is ``size`` x ``width`` (``width`` 0: square).
 """
 
 from __future__ import annotations
@@ -26,10 +34,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from adnet_cli.camera import CameraParams, capture, capture_camera, draw_camera
 from adnet_cli.scene_sources import HdrFolderSource, LdrFolderSource, SceneSource, loguniform, sources_from_folder
-
-__all__ = ["Sample", "SimulatorConfig", "SceneSource", "HdrFolderSource", "LdrFolderSource", "capture", "simulate",
-           "sources_from_folder"]
 
 SS = 2  # supersampling factor of scene rendering and warping
 MAX_ROTATION_DEG = 1.5
@@ -40,6 +46,14 @@ READ_SIGMA = (5e-4, 3e-3)  # read noise in signal units, log-uniform per sample
 SATURATED_FRACTION = (0.02, 0.2)  # target share of saturated medium-frame pixels
 MEDIAN_SIGNAL = (0.08, 0.35)  # bounds on the medium frame's median signal
 NOISE_CELLS = (2.0, 8.0, 32.0)  # value-noise feature sizes of leaf textures, output pixels
+CAMERAS = ("gamma", "realistic")
+SMALL_STEPS = (2.0, 8.0)  # the realistic camera's usual ratios: EV steps of 1 to 3 stops
+SAME_STEP_PROB = 0.7  # auto-exposure bracketing: both steps equal
+LARGE_STEP_PROB = 0.2  # one step of more than 3 stops, up to ratio_range[1]
+DARK_PROB = 0.15
+DARK_MEDIAN = (0.004, 0.04)
+DARK_SATURATED = (0.0, 0.02)
+DARK_READ_SIGMA = (2e-3, 8e-3)
 
 # (y0, x0, height, width) of a window on the supersampled canvas -> its (height, width, 3) radiance.
 Texture = Callable[[int, int, int, int], np.ndarray]
@@ -53,6 +67,8 @@ class SimulatorConfig:
 
     size: int = 256
     ratio_range: tuple[float, float] = (2.0, 8.0)
+    camera: str = "gamma"
+    width: int = 0  # 0: square (size x size)
     gamma: float = 2.24
     gamma_jitter: float = 0.1
     gamma_jitter_prob: float = 0.3
@@ -68,17 +84,24 @@ class SimulatorConfig:
             raise ValueError(f"need 0 <= gamma_jitter < gamma, max_shift >= 0, max_objects >= 0, got {self}")
         if not (0.0 <= self.gamma_jitter_prob <= 1.0 and 0.0 <= self.static_prob <= 1.0):
             raise ValueError(f"probabilities must lie in [0, 1], got {self}")
+        if self.camera not in CAMERAS or self.width < 0 or 0 < self.width < 4:
+            raise ValueError(f"need camera in {CAMERAS} and width 0 or >= 4, got {self}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the output."""
+        return self.size, self.width or self.size
 
 
 @dataclass(frozen=True)
 class Sample:
     """One synthetic bracket.
 
-    ldrs: (3, S, S, 3) float32 in [0, 1], frames short, medium, long; 8-bit values k/255.
+    ldrs: (3, H, W, 3) float32 in [0, 1], frames short, medium, long; 8-bit values k/255.
     exposures: (3,) float64 exposure times, medium == 1.0, strictly increasing.
-    hdr: (S, S, 3) float32 linear radiance as the medium frame sees it (its pose and object positions),
+    hdr: (H, W, 3) float32 linear radiance as the medium frame sees it (its pose and object positions),
         noise-free and unclipped; 1.0 is the radiance that just saturates the medium frame.
-    gamma: the camera's response gamma, ``ldr = clip(signal, 0, 1) ** (1 / gamma)``.
+    gamma: the gamma camera's response gamma, ``ldr = clip(signal, 0, 1) ** (1 / gamma)``.
     static: True when all three frames share one geometry.
     noise_params: (fullwell, read_sigma) given to :func:`capture`; (inf, 0.0) when noise is off.
     scene: "dead_leaves", or the label of the source crop (e.g. "hdr:/data/room.exr").
@@ -91,6 +114,8 @@ class Sample:
     static: bool
     noise_params: tuple[float, float] = (math.inf, 0.0)
     scene: str = "dead_leaves"
+    camera: CameraParams | None = None  # the realistic camera's draw; None for the gamma camera
+    dark: bool = False
 
 
 # ----------------------------------------------------------------------------- dead leaves
@@ -209,15 +234,18 @@ def _dead_leaves(rng: np.random.Generator, canvas: int) -> tuple[np.ndarray, Tex
 def _margin(config: SimulatorConfig) -> int:
     """Canvas border (output px) that no camera warp or object shift samples past."""
     swing = MAX_SCALE_CHANGE + 2 * math.sin(math.radians(MAX_ROTATION_DEG) / 2) * (1 + MAX_SCALE_CHANGE)
-    return math.ceil((1 + OBJECT_SHIFT) * config.max_shift + config.size / math.sqrt(2) * swing) + 2
+    return math.ceil((1 + OBJECT_SHIFT) * config.max_shift + max(config.shape) / math.sqrt(2) * swing) + 2
 
 
-def _object(rng: np.random.Generator, size: int, margin: int, texture: Texture) -> Layer:
-    """An object of radius 8-30 % of ``size``, centred inside the output crop, at its reference position."""
-    n2 = (size + 2 * margin) * SS
-    centre, radius = margin + rng.uniform(0, size, (1, 2)), np.array([rng.uniform(0.08, 0.3) * size])
+def _object(rng: np.random.Generator, shape: tuple[int, int], margin: int, texture: Texture) -> Layer:
+    """An object of radius 8-30 % of the height, centred inside the (height, width) output crop, at its
+    reference position."""
+    (h, w), size = shape, shape[0]
+    canvas = np.array([w + 2 * margin, h + 2 * margin]) * SS  # (x, y)
+    centre = margin + rng.uniform(0, size, (1, 2)) * np.array([w / size, 1.0])
+    radius = np.array([rng.uniform(0.08, 0.3) * size])
     points = _outlines(rng, centre, radius, 64)[0]
-    lo, hi = np.clip(points.min(0) // 16 - 1, 0, n2), np.clip(points.max(0) // 16 + 2, 0, n2)
+    lo, hi = np.clip(points.min(0) // 16 - 1, 0, canvas), np.clip(points.max(0) // 16 + 2, 0, canvas)
     mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.float32)
     cv2.fillPoly(mask, [points - lo * 16], 1.0, cv2.LINE_8, 4)
     radiance = texture(int(lo[1]), int(lo[0]), *mask.shape)
@@ -236,8 +264,9 @@ def _camera(rng: np.random.Generator, config: SimulatorConfig, margin: int) -> n
     lin = (1.0 + rng.uniform(-MAX_SCALE_CHANGE, MAX_SCALE_CHANGE)) * np.array(
         [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
     )
-    centre = ((config.size + 2 * margin) * SS - 1) / 2  # rotate and scale about the canvas centre
-    offset = lin @ np.full(2, margin * SS - centre) + centre + _disc(rng, config.max_shift)
+    h, w = config.shape
+    centre = ((np.array([w, h], dtype=np.float64) + 2 * margin) * SS - 1) / 2  # rotate, scale about the canvas centre
+    offset = lin @ (margin * SS - centre) + centre + _disc(rng, config.max_shift)
     return np.hstack([lin, offset[:, None]])
 
 
@@ -260,55 +289,35 @@ def _composite(frame: np.ndarray, layer: Layer, matrix: np.ndarray, shift: np.nd
 
 
 def _render(
-    background: np.ndarray, layers: list[Layer], matrix: np.ndarray, shifts: list[np.ndarray], size: int
+    background: np.ndarray, layers: list[Layer], matrix: np.ndarray, shifts: list[np.ndarray],
+    shape: tuple[int, int],
 ) -> np.ndarray:
-    """One frame's (size, size, 3) float32 radiance: the background through ``matrix``, objects over it."""
-    s2, lin, offset = size * SS, matrix[:, :2], matrix[:, 2]
+    """One frame's (height, width, 3) float32 radiance: the background through ``matrix``, objects over it."""
+    (h2, w2), lin, offset = (shape[0] * SS, shape[1] * SS), matrix[:, :2], matrix[:, 2]
     if np.array_equal(lin, np.eye(2)) and np.array_equal(offset, np.round(offset)):  # an exact slice
-        frame = background[int(offset[1]) : int(offset[1]) + s2, int(offset[0]) : int(offset[0]) + s2].copy()
+        frame = background[int(offset[1]) : int(offset[1]) + h2, int(offset[0]) : int(offset[0]) + w2].copy()
     else:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        frame = cv2.warpAffine(background, matrix, (s2, s2), flags=flags, borderMode=cv2.BORDER_REFLECT)
+        frame = cv2.warpAffine(background, matrix, (w2, h2), flags=flags, borderMode=cv2.BORDER_REFLECT)
     for layer, shift in zip(layers, shifts):
         _composite(frame, layer, matrix, shift)
-    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 # ----------------------------------------------------------------------------- exposure and camera
 
 
-def _exposure_scale(rng: np.random.Generator, medium: np.ndarray) -> float:
-    """Factor putting the medium frame's radiance (S, S, 3) on the output scale (1.0 saturates it)."""
-    white = float(np.quantile(medium.max(-1)[::2, ::2], 1.0 - rng.uniform(*SATURATED_FRACTION)))
+def _exposure_scale(
+    rng: np.random.Generator, medium: np.ndarray,
+    saturated: tuple[float, float] = SATURATED_FRACTION, median_signal: tuple[float, float] = MEDIAN_SIGNAL,
+) -> float:
+    """Factor putting the medium frame's radiance (H, W, 3) on the output scale (1.0 saturates it)."""
+    white = float(np.quantile(medium.max(-1)[::2, ::2], 1.0 - rng.uniform(*saturated)))
     median = float(np.median(medium[::2, ::2]))
     if median > 0:
-        white = min(max(white, median / MEDIAN_SIGNAL[1]), median / MEDIAN_SIGNAL[0])
+        white = min(max(white, median / median_signal[1]), median / median_signal[0])
     white = white if white > 0 else float(medium.max())
     return 1.0 / white if white > 0 else 1.0
-
-
-def capture(
-    signal: np.ndarray, gamma: float, noise_params: tuple[float, float], rng: np.random.Generator
-) -> np.ndarray:
-    """The camera: linear signal (any shape, 1.0 = saturation) -> 8-bit LDR values k/255, float32.
-
-    ``noise_params = (fullwell, read_sigma)``: electrons ~ Poisson(signal * fullwell) (drawn as a normal
-    of the same mean and variance above 100 electrons, where the two are indistinguishable), value =
-    electrons / fullwell + Normal(0, read_sigma); so in signal units the noise has mean 0 and variance
-    ``signal / fullwell + read_sigma**2``. ``fullwell = inf`` means no noise. The value is then clipped
-    to [0, 1], mapped through ``ldr = value ** (1 / gamma)`` and rounded to ``round(ldr * 255) / 255``.
-    """
-    fullwell, read_sigma = noise_params
-    value = np.asarray(signal, dtype=np.float64)
-    if math.isfinite(fullwell):
-        value = np.maximum(value, 0.0)
-        z = rng.standard_normal(value.shape, dtype=np.float32)
-        few = value * fullwell < 100  # exact Poisson here; shot and read noise as one normal elsewhere
-        noisy = value + np.sqrt(value / fullwell + read_sigma**2) * z
-        noisy[few] = rng.poisson(value[few] * fullwell) / fullwell + z[few] * read_sigma
-        value = noisy
-    ldr = np.clip(value, 0.0, 1.0).astype(np.float32) ** np.float32(1.0 / gamma)
-    return np.round(ldr * 255) / np.float32(255)
 
 
 def _checked(radiance: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -340,27 +349,51 @@ def simulate(
     noise = (math.inf, 0.0)
     if config.noise:
         noise = (float(loguniform(rng, *FULLWELL)), float(loguniform(rng, *READ_SIGMA)))
-    margin = _margin(config)
-    n2 = (config.size + 2 * margin) * SS
+    camera, dark = None, False
+    if config.camera == "realistic":  # a stream of its own: the draws above stay those of the gamma camera
+        crng = np.random.default_rng([seed, 1])
+        camera, dark = draw_camera(crng, config.gamma, config.gamma_jitter), bool(crng.random() < DARK_PROB)
+        exposures = realistic_exposures(crng, config.ratio_range)
+        if config.noise and dark:
+            noise = (noise[0], float(loguniform(crng, *DARK_READ_SIGMA)))
+    (h, w), margin = config.shape, _margin(config)
+    h2, w2 = (h + 2 * margin) * SS, (w + 2 * margin) * SS
     if sources and rng.random() < 1.0 - procedural_share:
         source = sources[int(rng.integers(len(sources)))]
-        crop, scene = source.draw(rng, n2, n2)
-        background = _checked(crop, n2, n2)
+        crop, scene = source.draw(rng, h2, w2)
+        background = _checked(crop, h2, w2)
 
         def texture(y0: int, x0: int, h: int, w: int) -> np.ndarray:
             return _checked(source.draw(rng, h, w)[0], h, w)
 
     else:
-        (background, texture), scene = _dead_leaves(rng, config.size + 2 * margin), "dead_leaves"
+        (background, texture), scene = _dead_leaves(rng, max(h, w) + 2 * margin), "dead_leaves"
+        background = background[:h2, :w2]
     n_objects = int(rng.integers(0, config.max_objects + 1))
-    layers = [_object(rng, config.size, margin, texture) for _ in range(n_objects)]
+    layers = [_object(rng, (h, w), margin, texture) for _ in range(n_objects)]
     identity = np.array([[1.0, 0.0, margin * SS], [0.0, 1.0, margin * SS]])
-    medium = _render(background, layers, identity, [np.zeros(2)] * len(layers), config.size)
+    medium = _render(background, layers, identity, [np.zeros(2)] * len(layers), (h, w))
     moved = [medium, medium]
     for i in range(0 if static else 2):
         shifts = [_disc(rng, OBJECT_SHIFT * config.max_shift) for _ in layers]
-        moved[i] = _render(background, layers, _camera(rng, config, margin), shifts, config.size)
-    scale = np.float32(_exposure_scale(rng, medium))
+        moved[i] = _render(background, layers, _camera(rng, config, margin), shifts, (h, w))
+    scale = np.float32(_exposure_scale(rng, medium, *((DARK_SATURATED, DARK_MEDIAN) if dark else ())))
     radiance = [(frame * scale).astype(np.float32) for frame in (moved[0], medium, moved[1])]
-    ldrs = np.stack([capture(r * t, gamma, noise, rng) for r, t in zip(radiance, exposures)])
-    return Sample(ldrs, exposures, radiance[1], gamma, static, noise, scene)
+    if camera is None:
+        ldrs = np.stack([capture(r * t, gamma, noise, rng) for r, t in zip(radiance, exposures)])
+    else:
+        ldrs = np.stack([capture_camera(r * t, camera, noise, rng) for r, t in zip(radiance, exposures)])
+        gamma = camera.gamma
+    return Sample(ldrs, exposures, radiance[1], gamma, static, noise, scene, camera, dark)
+
+
+def realistic_exposures(rng: np.random.Generator, ratio_range: tuple[float, float]) -> np.ndarray:
+    """(3,) exposure times ``1/r1, 1, r2`` of a realistic bracket (see the module docstring)."""
+    lo, hi = max(ratio_range[0], SMALL_STEPS[0]), min(ratio_range[1], SMALL_STEPS[1])
+    r1, r2 = loguniform(rng, lo, max(lo, hi), 2)
+    if rng.random() < SAME_STEP_PROB:
+        r2 = r1
+    if ratio_range[1] > SMALL_STEPS[1] and rng.random() < LARGE_STEP_PROB:
+        large = float(loguniform(rng, SMALL_STEPS[1], ratio_range[1]))
+        r1, r2 = (large, r2) if rng.random() < 0.5 else (r1, large)
+    return np.array([1.0 / r1, 1.0, r2])

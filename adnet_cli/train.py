@@ -24,8 +24,8 @@ from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
 from adnet_cli.tonemap import MU
 from adnet_cli.train_data import DataSpec, SampleSource, make_batch
-from adnet_cli.validation import validation_set, score
-from adnet_cli.weights import read_state_dict, save_weights
+from adnet_cli.validation import ValidationSets, validation_sets
+from adnet_cli.weights import META_RATIOS, load_weights, save_weights
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,15 @@ class TrainConfig:
     val_count: int = 8
     val_size: int = 256
     checkpoint_every: int = 100
-    amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU
+    amp: bool = True  # bf16 autocast on CUDA (see amp_dtype)
+    channels_last: bool = True  # NHWC activations on the CPU: 1.15x per step (benchmarks/train_speed.py)
     init: str | None = None  # weights to fine-tune from
     device: str = "auto"
+    camera: str = "realistic"  # the simulator's camera (adnet_cli.simulate.CAMERAS)
+    max_ratio: float = 64.0  # largest simulated exposure ratio between neighbouring frames (smallest: 2)
+    holdout: bool = True  # leave the real-scene validation files out of hdr: data
+    max_minutes: float = 0.0  # stop once training (validation excluded) has taken this long; 0 = no limit
+    val_scenes: tuple[str, ...] = ()  # HDR files of the real-scene validation set (validation.real_validation_set)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -102,12 +108,32 @@ def _device(name: str, local_rank: int) -> torch.device:
     return device
 
 
+def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the forward pass: bfloat16 on CUDA when `config.amp`, else None (float32).
+
+    Not on the CPU: on this project's CPU (no native bf16) a bf16 training step ran 0.02x the float32
+    one (benchmarks/train_speed.py), and on CPUs with native bf16 it has not been measured yet."""
+    return torch.bfloat16 if config.amp and device.type == "cuda" else None
+
+
+def _nhwc(config: TrainConfig, device: torch.device) -> bool:
+    return config.channels_last and device.type == "cpu"
+
+
 def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _Run:
     torch.manual_seed(config.seed)
-    model = ADNet(config.model, deform_backend="auto").to(device)
+    model = ADNet(config.model, deform_backend="auto")
     if config.init and resume is None:
-        state, _ = read_state_dict(Path(config.init))
-        model.load_state_dict(state, strict=True)
+        start = load_weights(config.init).model
+        if (start.config.nf, start.config.growth, start.config.dense_layers, start.config.groups) != (
+                config.model.nf, config.model.growth, config.model.dense_layers, config.model.groups):
+            raise AdnetError(f"--init {config.init} has width {start.config}, the run {config.model}")
+        model.load_state_dict(start.state_dict(), strict=True)
+        if config.model.base != start.config.base and config.model.base != "none":
+            model.zero_residual()  # its features, but a residual model that starts at its base
+    model = model.to(device)
+    if _nhwc(config, device):
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
     run = _Run(model, optimizer, 0)
     if resume is not None:
@@ -129,7 +155,8 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 def _identity(config: TrainConfig) -> dict[str, object]:
     """What a resumed run must share with the run it continues (steps and schedule may change)."""
     return {"data": list(config.data), "batch_size": config.batch_size, "crop": config.crop, "seed": config.seed,
-            "convention": config.convention, "model": json.loads(config.model.to_json())}
+            "convention": config.convention, "model": json.loads(config.model.to_json()), "camera": config.camera,
+            "max_ratio": config.max_ratio, "holdout": config.holdout}
 
 
 def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> None:
@@ -139,7 +166,7 @@ def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> No
         raise AdnetError(f"--resume with different settings than the saved run ({listing})")
 
 
-def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int) -> Path:
+def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> Path:
     out = config.out_dir
     model = _unwrap(run.model)
     extra = {
@@ -147,6 +174,7 @@ def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int
         "adnet.images_seen": str(images),
         "adnet.data": ",".join(config.data),
         "adnet.crop": str(config.crop),
+        META_RATIOS: f"{ratios[0]:g},{ratios[1]:g}",
         **{f"adnet.val.{k}": f"{v:.4f}" for k, v in metrics.items()},
         **config.extra,
     }
@@ -177,23 +205,29 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
     run = _build(config, device, resume)
     if world > 1:
         run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=[device.index] if device.type == "cuda" else None)
-    source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention])
-    val = validation_set(config.val_count, config.val_size) if rank == 0 else []
+    source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
+                          config.camera, (2.0, config.max_ratio), config.holdout)
+    val = validation_sets(config.val_count, config.val_size, config.val_scenes) if rank == 0 else ValidationSets([], [])
     metrics: dict[str, float] = {}
+    trained = _logged_seconds(config.out_dir / "log.jsonl", run.step) if resume else 0.0
     log = _open_log(config.out_dir / "log.jsonl", run.step if resume else 0) if rank == 0 else None
     try:
         while run.step < config.steps:
             loss, seconds = _train_step(config, run, source, device, rank)
+            trained += seconds
             images = run.step * config.batch_size * world
-            values = {"loss": loss, "lr": learning_rate(config, run.step - 1), "images_per_s": config.batch_size * world / seconds}
+            values = {"loss": loss, "lr": learning_rate(config, run.step - 1),
+                      "images_per_s": config.batch_size * world / seconds, "train_seconds": trained}
             _emit(report, log, TrainEvent("step", run.step, values), rank)
-            last = run.step == config.steps
-            if rank == 0 and (run.step % config.val_every == 0 or last) and val:
-                metrics = score(_unwrap(run.model), val, config.convention, device)
-                _emit(report, log, TrainEvent("validation", run.step, dict(metrics)), rank)
+            last = run.step == config.steps or _out_of_time(config, trained, world)
+            if rank == 0 and (run.step % config.val_every == 0 or last) and val.synthetic:
+                metrics = val.score(_unwrap(run.model), config.convention, device)
+                _emit(report, log, TrainEvent("validation", run.step, {**metrics, "train_seconds": trained}), rank)
             if rank == 0 and (run.step % config.checkpoint_every == 0 or last):
-                path = _save(config, run, metrics, images)
+                path = _save(config, run, metrics, images, source.sim_config.ratio_range)
                 _emit(report, log, TrainEvent("checkpoint", run.step, {"path": str(path)}), rank)
+            if last:
+                break
     finally:
         if log:
             log.close()
@@ -201,6 +235,25 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
             dist.barrier()
             dist.destroy_process_group()
     return metrics
+
+
+def _out_of_time(config: TrainConfig, trained: float, world: int) -> bool:
+    """Whether the run's training-time budget is spent; under DDP rank 0 decides for all ranks."""
+    out = torch.tensor([config.max_minutes > 0 and trained >= 60 * config.max_minutes], dtype=torch.int32)
+    if world > 1 and dist.is_initialized():
+        dist.broadcast(out, 0)
+    return bool(out.item())
+
+
+def _logged_seconds(log_path: Path, until: int) -> float:
+    """Training seconds a resumed run had spent by step `until` (its log's last step event)."""
+    seconds = 0.0
+    if log_path.exists():
+        for line in log_path.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("event") == "step" and event["step"] <= until:
+                seconds = float(event.get("train_seconds", seconds))
+    return seconds
 
 
 def _open_log(path: Path, keep_until: int) -> TextIO:
@@ -224,9 +277,12 @@ def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: to
     ldrs, hdr = batch.ldrs.to(device), batch.hdr.to(device)
     exposures, gamma = batch.exposures.to(device), batch.gamma.to(device)
     run.model.train()
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if (config.amp and device.type == "cuda") else torch.autocast("cpu", enabled=False)
-    with amp:
-        pred = run.model(*build_inputs(ldrs, exposures, config.convention, gamma))
+    dtype = amp_dtype(config, device)
+    inputs = build_inputs(ldrs, exposures, config.convention, gamma)
+    if _nhwc(config, device):
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        pred = run.model(*inputs)
     loss = hdr_loss(pred.float(), hdr, exposures, config.convention)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()

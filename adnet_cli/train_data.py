@@ -53,11 +53,14 @@ class Batch:
 class SampleSource:
     """Draws (frames (3,S,S,3), exposures (3,), hdr (S,S,3), input gamma) for a seed."""
 
-    def __init__(self, specs: list[DataSpec], crop: int, nominal_gamma: float) -> None:
+    def __init__(self, specs: list[DataSpec], crop: int, nominal_gamma: float, camera: str = "gamma",
+                 ratio_range: tuple[float, float] = (2.0, 8.0), holdout: bool = True) -> None:
+        """camera, ratio_range: the simulator's (`SimulatorConfig`); holdout: leave the real-scene
+        validation files (`VALIDATION_SCENES`) out of hdr: folders."""
         self.crop, self.nominal_gamma = crop, nominal_gamma
-        self.sim_config = SimulatorConfig(size=crop)
+        self.sim_config = SimulatorConfig(size=crop, camera=camera, ratio_range=ratio_range)
         try:
-            self.sim_sources = [s for spec in specs if spec.kind == "hdr" for s in sources_from_folder(spec.path)]
+            self.sim_sources = [s for spec in specs if spec.kind == "hdr" for s in sources_from_folder(spec.path, holdout)]
         except ValueError as exc:
             raise InputError(str(exc)) from exc
         # hdr:DIR alone means the user's scenes only; with synthetic too, half are dead leaves.

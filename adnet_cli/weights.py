@@ -22,6 +22,8 @@ ORIGINAL_RELEASE_CONVENTION: Convention = "ntire"  # the original code was the N
 _WRAPPERS = ("state_dict", "params_ema", "params", "model", "net", "generator")
 _PREFIXES = ("module.", "_orig_mod.")
 META_CONVENTION = "adnet.convention"
+META_CONFIG = "adnet.config"
+META_RATIOS = "adnet.ratio_range"  # "lo,hi": the exposure ratios (medium/short, long/medium) trained on
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,17 @@ def _strip(key: str) -> str:
     return key
 
 
+def model_config(state: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> ADNetConfig:
+    """The network config of a checkpoint: its ``adnet.config`` metadata where present (the only
+    record of the output base), else read off the tensor shapes with no base (the original release)."""
+    if META_CONFIG not in metadata:
+        return config_from_state_dict(state)
+    try:
+        return ADNetConfig.from_json(metadata[META_CONFIG])
+    except ValueError as exc:
+        raise WeightsError(f"{path}: {exc}") from exc
+
+
 def config_from_state_dict(state: dict[str, torch.Tensor]) -> ADNetConfig:
     """Network width read off the tensor shapes; the default config where a key is missing."""
     try:
@@ -135,7 +148,7 @@ def load_weights(
     conv = convention or metadata.get(META_CONVENTION) or ORIGINAL_RELEASE_CONVENTION
     if conv not in CONVENTIONS:
         raise WeightsError(f"{path}: unknown convention {conv!r} in metadata")
-    model = ADNet(config_from_state_dict(state), deform_backend=deform_backend)
+    model = ADNet(model_config(state, metadata, path), deform_backend=deform_backend)
     missing, unexpected = _key_mismatch(model, state)
     if missing or unexpected:
         raise WeightsError(f"{path} does not fit ADNet: {_describe(missing, unexpected)}")
@@ -165,7 +178,7 @@ def save_weights(path: Path, model: ADNet, convention: Convention, extra: dict[s
     """Write `model`'s tensors as safetensors with the convention and config in the metadata."""
     from safetensors.torch import save_file
 
-    metadata = {META_CONVENTION: convention, "adnet.config": model.config.to_json(), **(extra or {})}
+    metadata = {META_CONVENTION: convention, META_CONFIG: model.config.to_json(), **(extra or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(state, str(tmp), metadata=metadata)

@@ -186,7 +186,7 @@ def quality() -> None:
     cpu, found = torch.device("cpu"), {}
     for precision in ("float32", "bfloat16"):
         start = time.perf_counter()
-        found[precision] = score(loaded.model, samples, loaded.convention, cpu, precision=precision)
+        found[precision] = score(loaded.model, samples, loaded.convention, cpu, precision=precision)["all"]
         found[precision]["seconds"] = time.perf_counter() - start
         print(f"{precision:<9} PSNR-mu {found[precision]['psnr_mu']:.3f} dB  PSNR-l {found[precision]['psnr_l']:.3f} dB"
               f"  {found[precision]['seconds']:.1f} s", flush=True)

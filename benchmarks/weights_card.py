@@ -1,44 +1,88 @@
-"""Scores for a weights card: a checkpoint against classical merges on the fixed synthetic validation set.
+"""Scores for a weights card: checkpoints against their bases and the classical merges, on both fixed
+validation sets, static and moving brackets apart.
 
 Run from the repository root:
-    python benchmarks/weights_card.py weights/adnet-synthetic.safetensors [--count 8] [--size 256]
-Prints PSNR-mu and PSNR-l (Kalantari style, see adnet_cli/validation.py) for the checkpoint, OpenCV's
-Debevec and Robertson merges and the medium frame alone, each run in this process on the same set,
-plus the checkpoint's difference to the best classical method.
+    python benchmarks/weights_card.py weights/adnet-synthetic.safetensors [OTHER.safetensors ...]
+        [--scenes ../shared/datasets/hdr] [--json FILE]
+Prints one markdown table per set (synthetic dead leaves; real scenes held out of training, when
+--scenes holds them) with PSNR-mu and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
+static and moving brackets for each checkpoint, each residual checkpoint's base alone, OpenCV's
+Debevec and Robertson merges and the medium frame alone, all computed in this process; then each
+checkpoint's margin over the best of the others by PSNR-mu, per subset.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import torch
 
 from adnet_cli.classical import METHODS
-from adnet_cli.validation import score, score_method, validation_set
+from adnet_cli.scene_sources import validation_scene_files
+from adnet_cli.validation import SUBSETS, ValidationSets, score, score_base, score_method, validation_sets
 from adnet_cli.weights import load_weights
+
+SHARED_SCENES = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "hdr"
+Scores = dict[str, dict[str, float]]
+
+
+def card(weights: list[str], sets: ValidationSets) -> dict[str, dict[str, Scores]]:
+    """{set: {row name: {subset: {"psnr_mu", "psnr_l"}}}} for every checkpoint, base and method."""
+    loaded = [load_weights(w) for w in weights]
+    out: dict[str, dict[str, Scores]] = {}
+    for name, samples in sets.named().items():
+        rows: dict[str, Scores] = {}
+        for w in loaded:
+            start = time.perf_counter()
+            rows[f"adnet {w.path.name}"] = score(w.model, samples, w.convention, torch.device("cpu"))
+            rows[f"adnet {w.path.name}"]["seconds"] = {"psnr_mu": time.perf_counter() - start, "psnr_l": 0.0}
+            base = w.model.config.base
+            if base != "none" and f"base ({base})" not in rows:
+                rows[f"base ({base})"] = score_base(samples, base, w.convention)
+        rows.update({m: score_method(samples, m) for m in METHODS})
+        out[name] = rows
+    return out
+
+
+def print_card(result: dict[str, dict[str, Scores]], counts: dict[str, tuple[int, int]]) -> None:
+    for name, rows in result.items():
+        static, moving = counts[name]
+        print(f"\n{name} set: {static + moving} brackets ({static} static, {moving} moving); PSNR-mu / PSNR-l dB")
+        print("| method | all | static | moving |")
+        print("| --- | --- | --- | --- |")
+        for row, scores in rows.items():
+            cells = [f"{scores[s]['psnr_mu']:.2f} / {scores[s]['psnr_l']:.2f}" if s in scores else "-" for s in SUBSETS]
+            print(f"| {row} | {' | '.join(cells)} |")
+        for row, scores in rows.items():
+            if not row.startswith("adnet "):
+                continue
+            others = [r for r in rows if not r.startswith("adnet ")]
+            margins = []
+            for s in SUBSETS:
+                if s in scores:
+                    best = max(others, key=lambda r: rows[r].get(s, {}).get("psnr_mu", -1e9))
+                    margins.append(f"{s} {scores[s]['psnr_mu'] - rows[best][s]['psnr_mu']:+.2f} vs {best}")
+            print(f"{row}: {'; '.join(margins)} (network time {scores['seconds']['psnr_mu']:.0f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights")
-    parser.add_argument("--count", type=int, default=8)
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("weights", nargs="+")
+    parser.add_argument("--scenes", type=Path, default=SHARED_SCENES, help="folder holding the held-out HDR scenes")
+    parser.add_argument("--json", type=Path, help="also write the scores here")
     args = parser.parse_args()
-    samples = validation_set(args.count, args.size)
-    loaded = load_weights(args.weights)
-    start = time.perf_counter()
-    rows = {"adnet (" + loaded.path.name + ")": score(loaded.model, samples, loaded.convention, torch.device("cpu"))}
-    seconds = time.perf_counter() - start
-    rows.update({m: score_method(samples, m) for m in METHODS})
-    print(f"fixed synthetic validation set: {args.count} brackets of {args.size}x{args.size}")
-    print(f"{'method':<40} {'PSNR-mu dB':>10} {'PSNR-l dB':>10}")
-    for name, s in rows.items():
-        print(f"{name:<40} {s['psnr_mu']:>10.2f} {s['psnr_l']:>10.2f}")
-    best = max(METHODS, key=lambda m: rows[m]["psnr_mu"])
-    ours = next(iter(rows.values()))
-    print(f"adnet - {best} (best classical by PSNR-mu): {ours['psnr_mu'] - rows[best]['psnr_mu']:+.2f} dB PSNR-mu,"
-          f" {ours['psnr_l'] - rows[best]['psnr_l']:+.2f} dB PSNR-l; network time {seconds:.1f} s")
+    files = validation_scene_files([args.scenes])
+    sets = validation_sets(scene_files=files)
+    if not files:
+        print(f"note: no held-out scenes under {args.scenes}: the real-scene set is not scored")
+    counts = {n: (sum(s.static for s in v), sum(not s.static for s in v)) for n, v in sets.named().items()}
+    result = card(args.weights, sets)
+    print_card(result, counts)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

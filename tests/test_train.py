@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -116,7 +117,9 @@ def test_cli_train_writes_loadable_weights_with_validation(tmp_path: Path):
     result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "2", "--val-every", "2", *TINY_ARGS])
     assert result.exit_code == 0, result.output
     loaded = load_weights(str(out / "weights.safetensors"))
-    assert loaded.convention == "kalantari" and loaded.model.config == TINY
+    # new runs are residual on the merge base by default, and say what they were trained on
+    assert loaded.convention == "kalantari" and loaded.model.config == dataclasses.replace(TINY, base="merge")
+    assert loaded.metadata["adnet.ratio_range"] == "2,64"
     assert loaded.metadata["adnet.steps"] == "2" and "adnet.val.psnr_mu" in loaded.metadata
     events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert events.count("step") == 2 and "validation" in events and "checkpoint" in events
@@ -166,3 +169,69 @@ def test_real_dataset_crops_keep_frames_and_ground_truth_together(tmp_path: Path
         SampleSource([DataSpec.parse(f"ntire:{tmp_path / 'sig17'}")], crop=8, nominal_gamma=2.24)
     with pytest.raises(InputError, match="smaller than the crop"):
         SampleSource([DataSpec.parse(f"kalantari:{tmp_path / 'sig17'}")], crop=16, nominal_gamma=2.2).draw(0)
+
+
+def write_scene_folder(folder: Path, names: list[str]) -> Path:
+    """HDR files of smooth random radiance under the given names (stand-ins for the shared scenes)."""
+    from adnet_cli.io import write_hdr_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        yy, xx = np.mgrid[0:96, 0:192].astype(np.float32)
+        hdr = np.exp(rng.uniform(-3, 3) * np.sin(xx / rng.uniform(5, 30)) + np.cos(yy / 9))[..., None]
+        write_hdr_image(folder / name, np.repeat(hdr, 3, -1) * rng.uniform(0.5, 2, 3).astype(np.float32))
+    return folder
+
+
+def test_held_out_scenes_are_left_out_of_training_and_validate_the_run(tmp_path: Path):
+    from adnet_cli.scene_sources import VALIDATION_SCENES
+
+    scenes = write_scene_folder(tmp_path / "hdr", ["train_a.hdr", VALIDATION_SCENES[0], VALIDATION_SCENES[2]])
+    source = SampleSource([DataSpec.parse(f"hdr:{scenes}")], crop=16, nominal_gamma=2.2, camera="realistic")
+    assert [p.name for p in source.sim_sources[0].files] == ["train_a.hdr"]
+    every = SampleSource([DataSpec.parse(f"hdr:{scenes}")], crop=16, nominal_gamma=2.2, holdout=False)
+    assert len(every.sim_sources[0].files) == 3
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--steps", "1", "--data", f"hdr:{scenes}", "--val-size", "16", *TINY_ARGS]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    validation = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()
+                  if json.loads(line)["event"] == "validation"][-1]
+    # two held-out scenes, each static and moving, scored apart; and the synthetic set as always
+    assert {"real.static.psnr_mu", "real.moving.psnr_mu", "real.all.psnr_l", "synthetic.moving.psnr_mu",
+            "psnr_mu"} <= set(validation)
+
+
+def test_a_time_budget_stops_the_run_and_is_kept_across_a_resume(tmp_path: Path):
+    config = tiny_config(tmp_path / "run", steps=1000, max_minutes=1e-9, val_every=1000, checkpoint_every=1000)
+    train(config)
+    first = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in first if e["event"] == "step"] == [1]  # out of time after one step
+    assert {e["event"] for e in first} == {"step", "validation", "checkpoint"}
+    train(dataclasses.replace(config, max_minutes=1e-9), resume=tmp_path / "run" / "state.pt")
+    again = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in again if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2] and steps[1]["train_seconds"] > steps[0]["train_seconds"]
+
+
+def test_channels_last_training_gives_the_nchw_gradient():
+    """The CPU training step's fast path (channels-last activations) against the plain NCHW step."""
+    source = SampleSource([DataSpec.parse("synthetic")], crop=32, nominal_gamma=2.2, camera="realistic")
+    batch = make_batch(source, 0, 0, 0, 2)
+
+    def gradients(nhwc: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = ADNet(dataclasses.replace(TINY, base="merge"), deform_backend="torch")
+        torch.nn.init.normal_(model.post_conv[2].weight, std=0.01)  # a live residual: every layer gets a gradient
+        inputs = build_inputs(batch.ldrs, batch.exposures, "kalantari")
+        if nhwc:
+            model = model.to(memory_format=torch.channels_last)
+            inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
+        hdr_loss(model(*inputs), batch.hdr, batch.exposures, "kalantari").backward()
+        return [p.grad for p in model.parameters()]
+
+    plain, nhwc = gradients(False), gradients(True)
+    assert sum(int(a.norm() > 0) for a in plain) > 0.8 * len(plain)
+    for a, b in zip(plain, nhwc):
+        assert float((a - b).norm()) <= 1e-4 * float(a.norm()) + 1e-12

@@ -15,7 +15,7 @@ from adnet_cli.errors import AdnetError
 from adnet_cli.cpu import keep_freed_memory, native_bf16
 from adnet_cli.inference import cpu_threads, resolve_device, resolve_precision
 from adnet_cli.ops import available_backends, resolve_backend
-from adnet_cli.weights import default_weights_path, read_state_dict, resolve_weights
+from adnet_cli.weights import META_RATIOS, default_weights_path, model_config, read_state_dict, resolve_weights
 
 _PACKAGES = ("torch", "torchvision", "numpy", "opencv-python-headless", "OpenEXR", "safetensors", "huggingface-hub")
 
@@ -30,10 +30,13 @@ def _version(package: str) -> str:
 def _weights_row(spec: str | None) -> str:
     try:
         path = resolve_weights(spec)
-        _, meta = read_state_dict(path)
+        state, meta = read_state_dict(path)
+        config = model_config(state, meta, path)
     except AdnetError as exc:
         return str(exc)
-    return f"{path} (convention: {meta.get('adnet.convention', 'not stated')})"
+    ratios = meta.get(META_RATIOS, "not stated").replace(",", "-")
+    return (f"{path} (convention: {meta.get('adnet.convention', 'not stated')}; base: {config.base}; "
+            f"width: nf {config.nf}, growth {config.growth}; trained exposure ratios: {ratios})")
 
 
 def _precision_row(target) -> str:

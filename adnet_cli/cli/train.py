@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,9 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adnet_cli.cli.common import Debug, console, reported_errors
 from adnet_cli.cli.merge import ConventionChoice
 from adnet_cli.errors import AdnetError
-from adnet_cli.model import ADNetConfig
+from adnet_cli.model import BASES, ADNetConfig
+from adnet_cli.scene_sources import validation_scene_files
+from adnet_cli.simulate import CAMERAS
 from adnet_cli.train import TrainConfig, TrainEvent, train as run_training
 from adnet_cli.train_data import DataSpec
+
+BaseChoice = Enum("BaseChoice", {b: b for b in BASES}, type=str)
+CameraChoice = Enum("CameraChoice", {c: c for c in CAMERAS}, type=str)
 
 
 def train(
@@ -40,13 +47,21 @@ def train(
     device: Annotated[str, typer.Option(help="auto (cuda:LOCAL_RANK or cpu), cpu, cuda:N.")] = "auto",
     amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
     width: Annotated[str, typer.Option(help="nf,growth,dense_layers,groups (the paper's: 64,32,5,8).")] = "64,32,5,8",
+    base: Annotated[BaseChoice, typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects.")] = BaseChoice.merge,
+    camera: Annotated[CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")] = CameraChoice.realistic,
+    max_ratio: Annotated[float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")] = 64.0,
+    holdout: Annotated[bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")] = True,
+    max_minutes: Annotated[float, typer.Option(min=0.0, help="Stop after this many minutes of training (validation excluded); 0 = no limit.")] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     debug: Debug = False,
 ) -> None:
     """Train ADNet on simulated brackets and/or standard datasets with the paper's recipe."""
     with reported_errors(debug):
         config = _config(out, data or ["synthetic"], steps, batch_size, crop, lr, lr_decay_every, convention, val_every,
-                         val_count, val_size, checkpoint_every, init, seed, device, amp, width)
+                         val_count, val_size, checkpoint_every, init, seed, device, amp, width, base.value)
+        folders = [DataSpec.parse(d).path for d in config.data if d.startswith("hdr:")]
+        config = replace(config, camera=camera.value, max_ratio=max_ratio, holdout=holdout, max_minutes=max_minutes,
+                         val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else ())
         state = out / "state.pt"
         if resume and not state.is_file():
             raise AdnetError(f"--resume: {state} does not exist")
@@ -57,19 +72,19 @@ def train(
             metrics = run_training(config, report, resume=state if resume else None)
         if show:
             console.print(f"weights: {out / 'weights.safetensors'}; validation " +
-                          ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
+                          ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items() if "." not in k or ".all." in k))
 
 
 def _config(out: Path, data: list[str], steps: int, batch_size: int, crop: int, lr: float, lr_decay_every: int,
             convention: ConventionChoice, val_every: int, val_count: int, val_size: int, checkpoint_every: int, init: Path | None,
-            seed: int, device: str, amp: bool, width: str) -> TrainConfig:
+            seed: int, device: str, amp: bool, width: str, base: str) -> TrainConfig:
     try:
         for spec in data:
             DataSpec.parse(spec)
         values = [int(v) for v in width.split(",")]
         if len(values) != 4:
             raise ValueError(f"--width takes 4 numbers nf,growth,dense_layers,groups, got {width!r}")
-        model = ADNetConfig(*values)
+        model = ADNetConfig(*values, base=base)
     except (ValueError, TypeError) as exc:
         raise AdnetError(str(exc).splitlines()[0]) from exc
     if crop % 4:
@@ -102,7 +117,8 @@ class _progress:
     def report(self, event: TrainEvent) -> None:
         v = event.values
         if event.kind == "validation":
-            self.val = f" | val PSNR-mu {v['psnr_mu']:.2f} PSNR-l {v['psnr_l']:.2f}"
+            real = f" real {v['real.all.psnr_mu']:.2f}" if "real.all.psnr_mu" in v else ""
+            self.val = f" | val PSNR-mu {v['psnr_mu']:.2f}{real} PSNR-l {v['psnr_l']:.2f}"
         if event.kind == "step":
             info = f"loss {v['loss']:.4f} lr {v['lr']:.1e} {v['images_per_s']:.2f} img/s{self.val}"
             self.bar.update(self.task, completed=event.step, info=info)

@@ -1,0 +1,187 @@
+"""Residual outputs: the parameter-free bases, untrained residual models, and their checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import randomise, synthetic_bracket
+from typer.testing import CliRunner
+
+from adnet_cli.cli import app
+from adnet_cli.inference import MergeOptions, merge
+from adnet_cli.model import BASES, ADNet, ADNetConfig, base_image, merge_weights
+from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, to_linear
+from adnet_cli.weights import load_weights, read_state_dict, save_weights
+
+SMALL = dict(nf=16, growth=8, dense_layers=2, groups=2)
+
+
+def hand_bracket() -> tuple[torch.Tensor, tuple[float, float, float], np.ndarray]:
+    """A 1 x 4 bracket (exposures 1, 4, 16) whose four pixels each call for one frame of the merge:
+    a mid-tone (the reference), a clipped highlight (the short frame), a deep shadow (the long frame),
+    and a shadow where the long frame clipped too (the reference again). Returns the (1, 3, 3, 1, 4)
+    LDR frames, the exposures and the linear radiance (1, 4, 3) each pixel's chosen frame gives, with
+    1.0 = the reference's white, worked out by hand from the frames' codes."""
+    g = 2.2
+    short = [0.3, 0.6, 0.02, 0.1]
+    ref = [0.5, 1.0, 0.03, 0.04]
+    long = [0.9, 1.0, 0.2, 0.99]
+    ldrs = torch.tensor([short, ref, long], dtype=torch.float32).view(1, 3, 1, 1, 4).expand(1, 3, 3, 1, 4)
+    chosen = [ref[0] ** g, short[1] ** g * 4, long[2] ** g / 4, ref[3] ** g]
+    return ldrs.contiguous(), (1.0, 4.0, 16.0), np.repeat(np.array(chosen, np.float32)[:, None], 3, 1)[None]
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_merge_base_picks_the_frame_each_pixel_calls_for(convention):
+    ldrs, exposures, expected = hand_bracket()
+    inputs = build_inputs(ldrs, exposures, convention, 2.2)
+    linear = to_linear(base_image(*inputs, "merge"), exposures, convention)
+    if convention == "ntire":  # its inputs use the gamma given (2.2), its output decoding 2.24
+        linear = linear ** (2.2 / GAMMA["ntire"])
+    np.testing.assert_allclose(linear[0].permute(1, 2, 0).numpy(), expected, rtol=1e-5)
+
+
+def test_merge_weights_are_smooth_and_sum_to_one():
+    v = torch.linspace(0, 1, 201).view(1, 1, 1, 201).expand(1, 3, 1, 201)
+    for long_level in (0.0, 0.8, 1.0):
+        w = merge_weights(v, torch.full_like(v, long_level))
+        total = sum(w)
+        torch.testing.assert_close(total, torch.ones_like(total))
+        assert all(bool((x >= 0).all()) for x in w)
+        for x in w:  # continuous: no step larger than the smoothstep's steepest slope allows
+            assert float(x.diff(dim=-1).abs().max()) <= 1.5 / 0.2 * 0.005 + 1e-6
+
+
+@pytest.mark.parametrize("base", ["reference", "merge"])
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_untrained_residual_model_is_exactly_its_base(base, convention):
+    torch.manual_seed(0)
+    model = ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch").eval()
+    frames, times = synthetic_bracket(16, 24)
+    ldrs = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)
+    inputs = build_inputs(ldrs, times, convention)
+    with torch.no_grad():
+        out = model(*inputs)
+    assert torch.equal(out, torch.relu(base_image(*inputs, base)))
+
+
+def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
+    # (that base none computes the original forward pass is tested against the original layout in
+    # test_model.py); here: it keeps its initialisation, and the same tensors with a base differ by it
+    torch.manual_seed(0)
+    assert torch.equal(ADNet(ADNetConfig(**SMALL)).post_conv[2].bias, torch.full((3,), 0.1))
+    plain = randomise(ADNet(ADNetConfig(**SMALL), deform_backend="torch"))
+    inputs = build_inputs(torch.rand(1, 3, 3, 8, 8), (1.0, 4.0, 16.0), "kalantari")
+    residual = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch").eval()
+    residual.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        features = plain(*inputs)  # ReLU(last conv), where it is positive: the correction itself
+        out = residual(*inputs)
+        base = base_image(*inputs, "merge")
+    open_ = features > 0
+    torch.testing.assert_close(out[open_ & (out > 0)], (features + base)[open_ & (out > 0)])
+
+
+@pytest.mark.parametrize("base", ["reference", "merge"])
+def test_residual_models_tile_and_tta_like_the_whole_image(base):
+    model = randomise(ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch"), seed=3)
+    frames, times = synthetic_bracket(48, 64, seed=2)
+    whole = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, precision="float32"))
+    tiled = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=16, tile_pad=32, precision="float32"))
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5 * float(whole.max()))
+    tta = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, tta=True, precision="float32"))
+    hand = []
+    ldrs = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)
+    with torch.no_grad():
+        for flip in (lambda x: x, lambda x: x.transpose(-2, -1), lambda x: x.flip(-2), lambda x: x.flip(-1)):
+            hand.append(flip(model(*build_inputs(flip(ldrs), times, "kalantari"))))
+    expected = to_linear(sum(hand) / 4, times, "kalantari")[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(tta, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_base_is_kept_in_the_checkpoint_and_read_back(tmp_path: Path):
+    for base in BASES:
+        model = randomise(ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch"))
+        path = tmp_path / f"{base}.safetensors"
+        save_weights(path, model, "kalantari")
+        loaded = load_weights(str(path))
+        assert loaded.model.config == model.config
+        x = build_inputs(torch.rand(1, 3, 3, 8, 8), (1.0, 2.0, 4.0), "kalantari")
+        with torch.no_grad():
+            assert torch.equal(loaded.model(*x), model(*x))
+
+
+def test_files_without_config_metadata_load_as_the_original_form(tmp_path: Path):
+    from safetensors.torch import save_file
+
+    model = randomise(ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch"))
+    path = tmp_path / "bare.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    assert load_weights(str(path)).model.config == ADNetConfig(**SMALL)  # base none
+
+
+def test_a_bad_config_in_the_metadata_is_named(tmp_path: Path):
+    from safetensors.torch import save_file
+
+    model = ADNet(ADNetConfig(**SMALL), deform_backend="torch")
+    path = tmp_path / "odd.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
+              metadata={"adnet.config": '{"nf": 16, "growth": 8, "dense_layers": 2, "groups": 2, "base": "sky"}'})
+    with pytest.raises(Exception, match="unknown base 'sky'"):
+        load_weights(str(path))
+
+
+def test_info_shows_the_base(tmp_path: Path):
+    path = tmp_path / "merge.safetensors"
+    save_weights(path, ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch"), "kalantari",
+                 {"adnet.ratio_range": "2,64"})
+    result = CliRunner().invoke(app, ["info", "--weights", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "base: merge" in result.output and "trained exposure ratios: 2-64" in result.output
+
+
+def test_init_from_a_plain_model_starts_a_residual_run_at_its_base(tmp_path: Path):
+    from adnet_cli.train import TrainConfig, _build
+
+    plain = randomise(ADNet(ADNetConfig(**SMALL), deform_backend="torch"))
+    path = tmp_path / "plain.safetensors"
+    save_weights(path, plain, "kalantari")
+    config = TrainConfig(out_dir=tmp_path / "run", model=ADNetConfig(**SMALL, base="merge"), init=str(path))
+    run = _build(config, torch.device("cpu"), None)
+    state = run.model.state_dict()
+    for name, value in plain.state_dict().items():
+        if name.startswith("post_conv.2."):
+            assert not value.eq(0).all() and state[name].eq(0).all()
+        else:
+            assert torch.equal(state[name], value), name
+    same = TrainConfig(out_dir=tmp_path / "run", model=ADNetConfig(**SMALL), init=str(path))
+    assert torch.equal(_build(same, torch.device("cpu"), None).model.state_dict()["post_conv.2.weight"],
+                       plain.state_dict()["post_conv.2.weight"])
+    tensors, _ = read_state_dict(path)
+    assert len(tensors) == len(state)  # no parameter was added
+
+
+def test_the_base_alone_scores_as_an_untrained_residual_model():
+    from adnet_cli.validation import score, score_base, validation_set
+
+    samples = validation_set(3, 32)
+    model = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch")
+    assert score(model, samples, "kalantari", torch.device("cpu")) == score_base(samples, "merge", "kalantari")
+
+
+def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path: Path):
+    from test_train import write_scene_folder
+
+    from adnet_cli.validation import REAL_SHAPE, real_validation_set
+
+    folder = write_scene_folder(tmp_path / "hdr", ["a.hdr", "b.hdr"])
+    files = [folder / "a.hdr", folder / "b.hdr"]
+    first, again = real_validation_set(files), real_validation_set(files)
+    assert [s.static for s in first] == [True, False, True, False]
+    assert all(s.ldrs.shape == (3, *REAL_SHAPE, 3) and s.camera is not None for s in first)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.ldrs, b.ldrs)
+    assert first[0].scene.endswith("a.hdr") and first[2].scene.endswith("b.hdr")
