@@ -53,6 +53,7 @@ class TrainConfig:
     camera: str = "realistic"  # the simulator's camera (adnet_cli.simulate.CAMERAS)
     max_ratio: float = 64.0  # largest simulated exposure ratio between neighbouring frames (smallest: 2)
     holdout: bool = True  # leave the real-scene validation files out of hdr: data
+    snapshots: bool = False  # also keep OUT/snapshots/step-N.safetensors of every validated step
     max_minutes: float = 0.0  # stop once training (validation excluded) has taken this long; 0 = no limit
     val_scenes: tuple[str, ...] = ()  # HDR files of the real-scene validation set (validation.real_validation_set)
     extra: dict[str, str] = field(default_factory=dict)
@@ -166,10 +167,9 @@ def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> No
         raise AdnetError(f"--resume with different settings than the saved run ({listing})")
 
 
-def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> Path:
-    out = config.out_dir
-    model = _unwrap(run.model)
-    extra = {
+def _metadata(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int,
+              ratios: tuple[float, float]) -> dict[str, str]:
+    return {
         "adnet.steps": str(run.step),
         "adnet.images_seen": str(images),
         "adnet.data": ",".join(config.data),
@@ -178,6 +178,20 @@ def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int
         **{f"adnet.val.{k}": f"{v:.4f}" for k, v in metrics.items()},
         **config.extra,
     }
+
+
+def _snapshot(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> None:
+    """The validated weights of this step, kept beside the others (to pick the best, not the last)."""
+    folder = config.out_dir / "snapshots"
+    folder.mkdir(exist_ok=True)
+    extra = _metadata(config, run, metrics, images, ratios)
+    save_weights(folder / f"step-{run.step:07d}.safetensors", _unwrap(run.model), config.convention, extra)
+
+
+def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> Path:
+    out = config.out_dir
+    model = _unwrap(run.model)
+    extra = _metadata(config, run, metrics, images, ratios)
     save_weights(out / "weights.safetensors", model, config.convention, extra)
     state = {
         "model": model.state_dict(),
@@ -223,6 +237,8 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
             if rank == 0 and (run.step % config.val_every == 0 or last) and val.synthetic:
                 metrics = val.score(_unwrap(run.model), config.convention, device)
                 _emit(report, log, TrainEvent("validation", run.step, {**metrics, "train_seconds": trained}), rank)
+                if config.snapshots:
+                    _snapshot(config, run, metrics, images, source.sim_config.ratio_range)
             if rank == 0 and (run.step % config.checkpoint_every == 0 or last):
                 path = _save(config, run, metrics, images, source.sim_config.ratio_range)
                 _emit(report, log, TrainEvent("checkpoint", run.step, {"path": str(path)}), rank)

@@ -204,8 +204,11 @@ def test_held_out_scenes_are_left_out_of_training_and_validate_the_run(tmp_path:
 
 
 def test_a_time_budget_stops_the_run_and_is_kept_across_a_resume(tmp_path: Path):
-    config = tiny_config(tmp_path / "run", steps=1000, max_minutes=1e-9, val_every=1000, checkpoint_every=1000)
+    config = tiny_config(tmp_path / "run", steps=1000, max_minutes=1e-9, val_every=1000, checkpoint_every=1000,
+                         snapshots=True)
     train(config)
+    snapshot = load_weights(str(tmp_path / "run" / "snapshots" / "step-0000001.safetensors"))
+    assert snapshot.metadata["adnet.steps"] == "1" and "adnet.val.psnr_mu" in snapshot.metadata
     first = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in first if e["event"] == "step"] == [1]  # out of time after one step
     assert {e["event"] for e in first} == {"step", "validation", "checkpoint"}

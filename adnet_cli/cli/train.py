@@ -52,6 +52,7 @@ def train(
     max_ratio: Annotated[float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")] = 64.0,
     holdout: Annotated[bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")] = True,
     max_minutes: Annotated[float, typer.Option(min=0.0, help="Stop after this many minutes of training (validation excluded); 0 = no limit.")] = 0.0,
+    snapshots: Annotated[bool, typer.Option("--snapshots", help="Keep OUT/snapshots/step-N.safetensors of every validated step.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -61,6 +62,7 @@ def train(
                          val_count, val_size, checkpoint_every, init, seed, device, amp, width, base.value)
         folders = [DataSpec.parse(d).path for d in config.data if d.startswith("hdr:")]
         config = replace(config, camera=camera.value, max_ratio=max_ratio, holdout=holdout, max_minutes=max_minutes,
+                         snapshots=snapshots,
                          val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else ())
         state = out / "state.pt"
         if resume and not state.is_file():
