@@ -185,3 +185,33 @@ def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path:
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.ldrs, b.ldrs)
     assert first[0].scene.endswith("a.hdr") and first[2].scene.endswith("b.hdr")
+
+
+@pytest.mark.parametrize(("short", "ref", "long", "expected"), [
+    (0.8, 1.0, 1.0, "short"),  # clipped reference, a short frame brighter than its bound: the short frame
+    (0.2, 1.0, 1.0, "reference"),  # a short frame darker than the clipped reference: moved, not used
+    (0.01, 0.03, 0.2, "long"),  # a nearly black reference measures nothing: the long frame
+    (0.5, 0.5, 0.9, "reference"),  # a mid-tone: the reference
+])
+def test_deghost_base_trusts_a_frame_only_where_it_agrees_with_the_reference(short, ref, long, expected):
+    ldrs = torch.tensor([short, ref, long]).view(1, 3, 1, 1, 1).expand(1, 3, 3, 8, 8).contiguous()
+    inputs = build_inputs(ldrs, (1.0, 4.0, 16.0), "kalantari", 2.2)
+    chosen = {"short": inputs[0], "reference": inputs[1], "long": inputs[2]}[expected][:, 3:]
+    torch.testing.assert_close(base_image(*inputs, "deghost"), chosen)
+
+
+def test_deghost_base_drops_a_long_frame_that_moved():
+    # reference LDR 0.2 (a shadow the long frame would help with, above the near-black guard); the
+    # long frame agrees (16/4 = 4x brighter) or shows something 3x brighter than that (it moved)
+    ref_v, ratio, g = 0.2, 4.0, 2.2
+    agreeing = (ref_v**g * ratio) ** (1 / g)
+    bases = {}
+    for name, long_v in (("agrees", agreeing), ("moved", min(1.0, agreeing * 3 ** (1 / g)))):
+        ldrs = torch.tensor([0.05, ref_v, long_v]).view(1, 3, 1, 1, 1).expand(1, 3, 3, 8, 8).contiguous()
+        inputs = build_inputs(ldrs, (1.0, 4.0, 16.0), "kalantari", g)
+        bases[name] = (base_image(*inputs, "deghost"), base_image(*inputs, "merge"), inputs[1][:, 3:])
+    deghost, merged, reference = bases["agrees"]
+    torch.testing.assert_close(deghost, merged)  # agreement: the plain merge
+    deghost, merged, reference = bases["moved"]
+    torch.testing.assert_close(deghost, reference)  # motion: the reference alone
+    assert not torch.allclose(merged, reference)
