@@ -27,7 +27,8 @@ from adnet_cli.classical import classical_merge
 from adnet_cli.datasets import to_network_domain
 from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.metrics import psnr_l, psnr_mu
-from adnet_cli.model import ADNet, base_image
+from adnet_cli.bases import base_image
+from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, to_linear
 from adnet_cli.scene_sources import HdrFolderSource
 from adnet_cli.simulate import Sample, SimulatorConfig, simulate

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from adnet_cli.cli import app
 from adnet_cli.inference import MergeOptions, merge
-from adnet_cli.model import BASES, ADNet, ADNetConfig, base_image, merge_weights
+from adnet_cli.bases import BASES, base_image, merge_weights
+from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, to_linear
 from adnet_cli.weights import load_weights, read_state_dict, save_weights
 

@@ -14,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adnet_cli.cli.common import Debug, console, reported_errors
 from adnet_cli.cli.merge import ConventionChoice
 from adnet_cli.errors import AdnetError
-from adnet_cli.model import BASES, ADNetConfig
+from adnet_cli.bases import BASES
+from adnet_cli.model import ADNetConfig
 from adnet_cli.scene_sources import validation_scene_files
 from adnet_cli.simulate import CAMERAS
 from adnet_cli.train import TrainConfig, TrainEvent, train as run_training
