@@ -50,20 +50,25 @@ def _box(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, GATE_WINDOW, 1, GATE_WINDOW // 2, count_include_pad=False)
 
 
-def agreement(frame: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor, one_sided: bool = False) -> torch.Tensor:
+def agreement(frame: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor, one_sided: bool = False,
+              linear_power: float = 1.0) -> torch.Tensor:
     """How far `frame` can be trusted where it overlaps `ref`: (B, 1, H, W) in [0, 1], 1 = agrees.
 
-    frame, ref: (B, 3, H, W) HDR-domain channels (one radiance scale); valid: (B, 1, H, W) 1 where
-    both frames hold a measurement (neither clipped), the only pixels the local means count.
-    `one_sided`: only a frame darker than the reference disagrees (for the short frame, where the
-    reference's clipped pixels bound the radiance from below)."""
+    frame, ref: (B, 3, H, W) HDR-domain channels (one radiance scale), linear after ``** linear_power``
+    (1 for kalantari, 2.24 for ntire), so the thresholds mean the same ratios of light in both;
+    valid: (B, 1, H, W) 1 on the pixels the local means count (the caller leaves out those the
+    comparison cannot use). `one_sided`: only a frame darker than the reference disagrees (for the
+    short frame, where the reference's clipped pixels bound the radiance from below)."""
+    if linear_power != 1.0:
+        frame, ref = frame.clamp(min=0) ** linear_power, ref.clamp(min=0) ** linear_power
     count = _box(valid).clamp(min=1e-6)
     a, b = _box(frame.mean(1, keepdim=True) * valid) / count, _box(ref.mean(1, keepdim=True) * valid) / count
     diff = (b - a).clamp(min=0) if one_sided else (a - b).abs()
     return 1 - _smoothstep((diff / (a + b + 1e-8) - GATE_FROM) / (GATE_FULL - GATE_FROM))
 
 
-def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str) -> torch.Tensor | None:
+def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str,
+               linear_power: float = 1.0) -> torch.Tensor | None:
     """The parameter-free image a residual model corrects, (B, 3, H, W), or None for ``none``.
 
     x1, x2, x3: network inputs (B, 6, H, W) (see `adnet_cli.preprocess.build_inputs`). Channels 3-5 of
@@ -72,7 +77,8 @@ def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str) 
     formed there: ``reference`` is the reference's channels 3-5; ``merge`` the weighted mean of the
     three frames' channels 3-5 with :func:`merge_weights`; ``deghost`` the same with each
     non-reference weight multiplied by its :func:`agreement` with the reference (the rest going to the
-    reference), so moving content falls back to the reference instead of ghosting.
+    reference), so moving content falls back to the reference instead of ghosting (compared in
+    linear light: channels 3-5 ``** linear_power``, 1 for kalantari and 2.24 for ntire).
     """
     if base == "none":
         return None
@@ -83,8 +89,9 @@ def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str) 
         if base == "deghost":
             # A clipped reference still bounds the short frame from below, so all pixels count there;
             # a clipped long frame bounds nothing the reference can check, so those pixels do not.
-            w1 = w1 * agreement(x1[:, 3:], x2[:, 3:], torch.ones_like(w1), one_sided=True)
-            agree = agreement(x3[:, 3:], x2[:, 3:], (x3[:, :3].amax(1, keepdim=True) < CLIPPED).to(x3.dtype))
+            w1 = w1 * agreement(x1[:, 3:], x2[:, 3:], torch.ones_like(w1), True, linear_power)
+            long_unclipped = (x3[:, :3].amax(1, keepdim=True) < CLIPPED).to(x3.dtype)
+            agree = agreement(x3[:, 3:], x2[:, 3:], long_unclipped, False, linear_power)
             # Where the reference is nearly black it measures nothing to disagree with.
             black = 1 - _smoothstep((_box(x2[:, :3].amax(1, keepdim=True)) - BLACK_FROM) / (BLACK_FULL - BLACK_FROM))
             w3 = w3 * torch.maximum(agree, black)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-RESPONSES: tuple[str, ...] = ("gamma", "srgb", "filmic")
+from adnet_cli.scene_sources import loguniform
+
+TONE_CURVES: tuple[str, ...] = ("gamma", "srgb", "filmic")
 RESPONSE_ODDS = (0.3, 0.35, 0.35)
 FILMIC_SHOULDER, FILMIC_CONTRAST = 1.0, 0.75
 WARP_AMPLITUDE = 0.12  # largest |a_k| of the tone curve's smooth perturbation (two terms: stays monotone)
@@ -27,13 +29,16 @@ CHROMA_GAIN = (0.5, 3.0)  # chroma noise sigma, in units of the pixel's own shot
 CHROMA_BLUR = (0.7, 2.5)  # Gaussian sigma (px) of the chroma blotches
 JPEG_PROB = 0.6
 JPEG_QUALITY = (75, 98)
+SMALL_STEPS = (2.0, 8.0)  # usual bracket ratios: EV steps of 1 to 3 stops
+SAME_STEP_PROB = 0.7  # auto-exposure bracketing: both steps equal
+LARGE_STEP_PROB = 0.2  # one step of more than 3 stops, up to ratio_range[1]
 
 
 @dataclass(frozen=True)
 class CameraParams:
     """One camera of the ``realistic`` model (see the module docstring).
 
-    response: one of RESPONSES; gamma: its exponent for ``gamma`` (2.24 +- jitter), unused otherwise;
+    response: one of TONE_CURVES; gamma: its exponent for ``gamma`` (2.24 +- jitter), unused otherwise;
     warp: (2,) amplitudes of the tone curve's perturbation ``y + sum a_k sin(k pi y) / (k pi)``;
     clip: (3,) per-channel clip levels of the linear signal (1 = the common white);
     chroma: (sigma gain, blur px), gain 0 = none; jpeg: JPEG quality, 0 = not compressed.
@@ -70,7 +75,7 @@ def tone_curve(signal: np.ndarray, camera: CameraParams) -> np.ndarray:
     elif camera.response == "filmic":
         y = _filmic(x)
     else:
-        raise ValueError(f"unknown response {camera.response!r}; expected one of {', '.join(RESPONSES)}")
+        raise ValueError(f"unknown response {camera.response!r}; expected one of {', '.join(TONE_CURVES)}")
     # d/dy of the perturbation is 1 + sum a_k cos(k pi y) > 0 while sum |a_k| < 1: still monotone.
     for k, a in enumerate(camera.warp, start=1):
         y = y + a * np.sin(k * math.pi * y) / (k * math.pi)
@@ -79,7 +84,7 @@ def tone_curve(signal: np.ndarray, camera: CameraParams) -> np.ndarray:
 
 def draw_camera(rng: np.random.Generator, gamma: float = 2.24, gamma_jitter: float = 0.1) -> CameraParams:
     """A random realistic camera; every parameter drawn from `rng` in a fixed order."""
-    response = RESPONSES[int(rng.choice(len(RESPONSES), p=RESPONSE_ODDS))]
+    response = TONE_CURVES[int(rng.choice(len(TONE_CURVES), p=RESPONSE_ODDS))]
     g = gamma + float(rng.uniform(-gamma_jitter, gamma_jitter))
     warp = tuple(float(a) for a in rng.uniform(-WARP_AMPLITUDE, WARP_AMPLITUDE, 2))
     clip = (1.0, 1.0, 1.0)
@@ -123,8 +128,9 @@ def capture(
 
 
 def _chroma_noise(shape: tuple[int, ...], sigma: np.ndarray, blur: float, rng: np.random.Generator) -> np.ndarray:
-    """Zero-luminance colour blotches (H, W, 3): blurred white noise with unit variance per channel,
-    minus its channel mean (so it moves colour, not brightness), times `sigma` (H, W, 3)."""
+    """Zero-luminance colour blotches (H, W, 3): blurred white noise of unit variance per channel,
+    minus its channel mean (so it moves colour, not brightness: the variance per channel is then 2/3),
+    times `sigma` (H, W, 3)."""
     z = rng.standard_normal(shape, dtype=np.float32)
     z = cv2.GaussianBlur(z, (0, 0), blur) * np.float32(2 * math.sqrt(math.pi) * blur)  # back to unit variance
     return (z - z.mean(-1, keepdims=True)) * sigma
@@ -150,6 +156,22 @@ def capture_camera(
     value = np.minimum(value, np.asarray(camera.clip, dtype=np.float64))
     codes = np.round(tone_curve(value, camera) * 255).astype(np.uint8)
     if camera.jpeg:
-        ok, data = cv2.imencode(".jpg", codes[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg])
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(codes[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg])
+        if not ok:
+            raise RuntimeError("OpenCV could not encode a simulated JPEG frame")
         codes = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
     return codes.astype(np.float32) / np.float32(255)
+
+
+def draw_exposures(rng: np.random.Generator, ratio_range: tuple[float, float]) -> np.ndarray:
+    """(3,) exposure times ``1/r1, 1, r2`` of a camera's bracket: EV steps of 1-3 stops (ratios in
+    SMALL_STEPS), both steps equal in SAME_STEP_PROB (auto-bracketing), and in LARGE_STEP_PROB one step
+    of more than 3 stops up to ``ratio_range[1]``; every ratio within `ratio_range`."""
+    lo, hi = max(ratio_range[0], SMALL_STEPS[0]), min(ratio_range[1], SMALL_STEPS[1])
+    r1, r2 = loguniform(rng, lo, max(lo, hi), 2)
+    if rng.random() < SAME_STEP_PROB:
+        r2 = r1
+    if ratio_range[1] > SMALL_STEPS[1] and rng.random() < LARGE_STEP_PROB:
+        large = float(loguniform(rng, SMALL_STEPS[1], ratio_range[1]))
+        r1, r2 = (large, r2) if rng.random() < 0.5 else (r1, large)
+    return np.array([1.0 / r1, 1.0, r2])

@@ -16,6 +16,7 @@ from torch import nn
 
 from adnet_cli.bases import BASES, base_image
 from adnet_cli.ops import modulated_deform_conv2d, resolve_backend
+from adnet_cli.preprocess import GAMMA, Convention
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,14 @@ class ADNet(nn.Module):
     `adnet_cli.preprocess.to_linear`.
     """
 
-    def __init__(self, config: ADNetConfig = ADNetConfig(), deform_backend: str = "auto") -> None:
+    def __init__(self, config: ADNetConfig = ADNetConfig(), deform_backend: str = "auto",
+                 convention: Convention = "kalantari") -> None:
+        """convention: the pre-processing the weights are trained for (`adnet_cli.preprocess`); the
+        deghost base uses it to compare frames in linear light."""
         super().__init__()
         nf, backend = config.nf, resolve_backend(deform_backend)
         self.config = config
+        self.linear_power = GAMMA["ntire"] if convention == "ntire" else 1.0
         self.feat_exract = nn.Sequential(_conv3(3, nf), nn.ReLU())
         self.att_module_l = SpatialAttention(nf)
         self.att_module_h = SpatialAttention(nf)
@@ -249,7 +254,7 @@ class ADNet(nn.Module):
         r3 = self.RDB3(r2)
         fused = self.conv2(torch.cat((r1, r2, r3), 1)) + ref
         del r1, r2, r3, ref
-        base = base_image(x1, x2, x3, self.config.base)
+        base = base_image(x1, x2, x3, self.config.base, self.linear_power)
         if base is None:
             return self.post_conv(fused)
         # The base is float32 (built from the float32 inputs), so under autocast the sum is too.

@@ -103,12 +103,12 @@ class _FolderSource:
     def __init__(
         self, folder: Path, suffixes: tuple[str, ...], label: str, cache_size: int,
         load: Callable[[Path], np.ndarray], crop: Callable[..., np.ndarray],
-        only: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+        only: tuple[Path, ...] = (), exclude: tuple[str, ...] = (),
     ) -> None:
         self.folder, self.label, self.cache_size = Path(folder), label, cache_size
         self._load, self._crop = load, crop
         found = _find(self.folder, suffixes) if self.folder.is_dir() else []
-        self.files = [p for p in found if (not only or p.name in only) and p.name not in exclude]
+        self.files = [p for p in found if (not only or p in only) and p.name not in exclude]
         if not self.files:
             left_out = f" (left out: {', '.join(exclude)})" if exclude else ""
             raise ValueError(f"{self.folder}: no {'/'.join(suffixes)} files found{left_out}")
@@ -129,8 +129,9 @@ class HdrFolderSource(_FolderSource):
     """Crops of .hdr/.exr files (:func:`adnet_cli.io.read_hdr`): a random file, window (of a 2:1 panorama
     only the middle half of the rows), mirror flip and radiance scale (log-uniform in [1/4, 4])."""
 
-    def __init__(self, folder: Path, cache_size: int = 8, only: tuple[str, ...] = (),
+    def __init__(self, folder: Path, cache_size: int = 8, only: tuple[Path, ...] = (),
                  exclude: tuple[str, ...] = ()) -> None:
+        """only: these files alone (full paths); exclude: files of these names left out."""
         super().__init__(folder, HDR_SUFFIXES, "hdr", cache_size, _load_hdr, _crop_hdr, only, exclude)
 
 

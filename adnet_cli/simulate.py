@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from adnet_cli.camera import CameraParams, capture, capture_camera, draw_camera
+from adnet_cli.camera import CameraParams, capture, capture_camera, draw_camera, draw_exposures
 from adnet_cli.scene_sources import HdrFolderSource, LdrFolderSource, SceneSource, loguniform, sources_from_folder
 
 SS = 2  # supersampling factor of scene rendering and warping
@@ -47,9 +47,6 @@ SATURATED_FRACTION = (0.02, 0.2)  # target share of saturated medium-frame pixel
 MEDIAN_SIGNAL = (0.08, 0.35)  # bounds on the medium frame's median signal
 NOISE_CELLS = (2.0, 8.0, 32.0)  # value-noise feature sizes of leaf textures, output pixels
 CAMERAS = ("gamma", "realistic")
-SMALL_STEPS = (2.0, 8.0)  # the realistic camera's usual ratios: EV steps of 1 to 3 stops
-SAME_STEP_PROB = 0.7  # auto-exposure bracketing: both steps equal
-LARGE_STEP_PROB = 0.2  # one step of more than 3 stops, up to ratio_range[1]
 DARK_PROB = 0.15
 DARK_MEDIAN = (0.004, 0.04)
 DARK_SATURATED = (0.0, 0.02)
@@ -101,7 +98,8 @@ class Sample:
     exposures: (3,) float64 exposure times, medium == 1.0, strictly increasing.
     hdr: (H, W, 3) float32 linear radiance as the medium frame sees it (its pose and object positions),
         noise-free and unclipped; 1.0 is the radiance that just saturates the medium frame.
-    gamma: the gamma camera's response gamma, ``ldr = clip(signal, 0, 1) ** (1 / gamma)``.
+    gamma: the response gamma, ``ldr = clip(signal, 0, 1) ** (1 / gamma)``, of the gamma camera or of a
+        realistic camera whose tone curve is ``gamma`` (meaningless for its srgb and filmic curves).
     static: True when all three frames share one geometry.
     noise_params: (fullwell, read_sigma) given to :func:`capture`; (inf, 0.0) when noise is off.
     scene: "dead_leaves", or the label of the source crop (e.g. "hdr:/data/room.exr").
@@ -349,13 +347,9 @@ def simulate(
     noise = (math.inf, 0.0)
     if config.noise:
         noise = (float(loguniform(rng, *FULLWELL)), float(loguniform(rng, *READ_SIGMA)))
-    camera, dark = None, False
-    if config.camera == "realistic":  # a stream of its own: the draws above stay those of the gamma camera
-        crng = np.random.default_rng([seed, 1])
-        camera, dark = draw_camera(crng, config.gamma, config.gamma_jitter), bool(crng.random() < DARK_PROB)
-        exposures = realistic_exposures(crng, config.ratio_range)
-        if config.noise and dark:
-            noise = (noise[0], float(loguniform(crng, *DARK_READ_SIGMA)))
+    camera, dark_median = None, None
+    if config.camera == "realistic":
+        camera, exposures, noise, dark_median = _realistic_draws(seed, config, noise)
     (h, w), margin = config.shape, _margin(config)
     h2, w2 = (h + 2 * margin) * SS, (w + 2 * margin) * SS
     if sources and rng.random() < 1.0 - procedural_share:
@@ -377,7 +371,8 @@ def simulate(
     for i in range(0 if static else 2):
         shifts = [_disc(rng, OBJECT_SHIFT * config.max_shift) for _ in layers]
         moved[i] = _render(background, layers, _camera(rng, config, margin), shifts, (h, w))
-    scale = np.float32(_exposure_scale(rng, medium, *((DARK_SATURATED, DARK_MEDIAN) if dark else ())))
+    dark = dark_median is not None
+    scale = np.float32(_exposure_scale(rng, medium, *((DARK_SATURATED, (dark_median,) * 2) if dark else ())))
     radiance = [(frame * scale).astype(np.float32) for frame in (moved[0], medium, moved[1])]
     if camera is None:
         ldrs = np.stack([capture(r * t, gamma, noise, rng) for r, t in zip(radiance, exposures)])
@@ -387,13 +382,17 @@ def simulate(
     return Sample(ldrs, exposures, radiance[1], gamma, static, noise, scene, camera, dark)
 
 
-def realistic_exposures(rng: np.random.Generator, ratio_range: tuple[float, float]) -> np.ndarray:
-    """(3,) exposure times ``1/r1, 1, r2`` of a realistic bracket (see the module docstring)."""
-    lo, hi = max(ratio_range[0], SMALL_STEPS[0]), min(ratio_range[1], SMALL_STEPS[1])
-    r1, r2 = loguniform(rng, lo, max(lo, hi), 2)
-    if rng.random() < SAME_STEP_PROB:
-        r2 = r1
-    if ratio_range[1] > SMALL_STEPS[1] and rng.random() < LARGE_STEP_PROB:
-        large = float(loguniform(rng, SMALL_STEPS[1], ratio_range[1]))
-        r1, r2 = (large, r2) if rng.random() < 0.5 else (r1, large)
-    return np.array([1.0 / r1, 1.0, r2])
+def _realistic_draws(
+    seed: int, config: SimulatorConfig, noise: tuple[float, float]
+) -> tuple[CameraParams, np.ndarray, tuple[float, float], float | None]:
+    """The realistic camera's draws, from a stream of their own (so the draws of :func:`simulate`'s
+    own stream stay those of the gamma camera): camera, exposures, noise and, for a dark scene, the
+    medium frame's median signal (log-uniform in DARK_MEDIAN), else None."""
+    crng = np.random.default_rng([seed, 1])
+    camera, dark = draw_camera(crng, config.gamma, config.gamma_jitter), bool(crng.random() < DARK_PROB)
+    exposures = draw_exposures(crng, config.ratio_range)
+    if not dark:
+        return camera, exposures, noise, None
+    if config.noise:
+        noise = (noise[0], float(loguniform(crng, *DARK_READ_SIGMA)))
+    return camera, exposures, noise, float(loguniform(crng, *DARK_MEDIAN))

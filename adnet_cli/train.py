@@ -6,6 +6,7 @@ optimiser state, step and run settings, for resuming) and ``log.jsonl`` (one JSO
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -23,6 +24,7 @@ from adnet_cli.inference import resolve_device
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
 from adnet_cli.tonemap import MU
+from adnet_cli.scene_sources import VALIDATION_SCENES
 from adnet_cli.train_data import DataSpec, SampleSource, make_batch
 from adnet_cli.validation import ValidationSets, validation_sets
 from adnet_cli.weights import META_RATIOS, load_weights, save_weights
@@ -123,12 +125,16 @@ def _nhwc(config: TrainConfig, device: torch.device) -> bool:
 
 def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _Run:
     torch.manual_seed(config.seed)
-    model = ADNet(config.model, deform_backend="auto")
+    model = ADNet(config.model, deform_backend="auto", convention=config.convention)
     if config.init and resume is None:
         start = load_weights(config.init).model
         if (start.config.nf, start.config.growth, start.config.dense_layers, start.config.groups) != (
                 config.model.nf, config.model.growth, config.model.dense_layers, config.model.groups):
             raise AdnetError(f"--init {config.init} has width {start.config}, the run {config.model}")
+        if start.config.base != "none" and config.model.base == "none":
+            raise AdnetError(f"--init {config.init} is a residual model (base {start.config.base}); "
+                             "its tensors alone are a correction, not an image: train with --base "
+                             f"{start.config.base}")
         model.load_state_dict(start.state_dict(), strict=True)
         if config.model.base != start.config.base and config.model.base != "none":
             model.zero_residual()  # its features, but a residual model that starts at its base
@@ -160,7 +166,14 @@ def _identity(config: TrainConfig) -> dict[str, object]:
             "max_ratio": config.max_ratio, "holdout": config.holdout}
 
 
+# What a state.pt written before these settings existed was trained with.
+_LEGACY_IDENTITY = {"camera": "gamma", "max_ratio": 8.0, "holdout": False}
+
+
 def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> None:
+    saved = {**_LEGACY_IDENTITY, **saved}
+    if isinstance(saved.get("model"), dict):  # a config from before `base` existed reads as base none
+        saved["model"] = json.loads(ADNetConfig.from_json(json.dumps(saved["model"])).to_json())
     changed = [k for k in current if k in saved and saved[k] != current[k]]
     if changed:
         listing = "; ".join(f"{k}: {saved[k]} -> {current[k]}" for k in changed)
@@ -168,19 +181,21 @@ def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> No
 
 
 def _metadata(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int,
-              ratios: tuple[float, float]) -> dict[str, str]:
+              ratios: tuple[float, float] | None) -> dict[str, str]:
     return {
         "adnet.steps": str(run.step),
         "adnet.images_seen": str(images),
         "adnet.data": ",".join(config.data),
         "adnet.crop": str(config.crop),
-        META_RATIOS: f"{ratios[0]:g},{ratios[1]:g}",
+        **({META_RATIOS: f"{ratios[0]:g},{ratios[1]:g}"} if ratios else {}),
+        "adnet.holdout": ",".join(VALIDATION_SCENES) if config.holdout else "none",
         **{f"adnet.val.{k}": f"{v:.4f}" for k, v in metrics.items()},
         **config.extra,
     }
 
 
-def _snapshot(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> None:
+def _snapshot(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int,
+              ratios: tuple[float, float] | None) -> None:
     """The validated weights of this step, kept beside the others (to pick the best, not the last)."""
     folder = config.out_dir / "snapshots"
     folder.mkdir(exist_ok=True)
@@ -188,7 +203,8 @@ def _snapshot(config: TrainConfig, run: _Run, metrics: dict[str, float], images:
     save_weights(folder / f"step-{run.step:07d}.safetensors", _unwrap(run.model), config.convention, extra)
 
 
-def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int, ratios: tuple[float, float]) -> Path:
+def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int,
+          ratios: tuple[float, float] | None) -> Path:
     out = config.out_dir
     model = _unwrap(run.model)
     extra = _metadata(config, run, metrics, images, ratios)
@@ -223,7 +239,7 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
                           config.camera, (2.0, config.max_ratio), config.holdout)
     val = validation_sets(config.val_count, config.val_size, config.val_scenes) if rank == 0 else ValidationSets([], [])
     metrics: dict[str, float] = {}
-    trained = _logged_seconds(config.out_dir / "log.jsonl", run.step) if resume else 0.0
+    trained = _logged_seconds(config.out_dir / "log.jsonl", run.step) if resume and rank == 0 else 0.0
     log = _open_log(config.out_dir / "log.jsonl", run.step if resume else 0) if rank == 0 else None
     try:
         while run.step < config.steps:
@@ -233,14 +249,14 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
             values = {"loss": loss, "lr": learning_rate(config, run.step - 1),
                       "images_per_s": config.batch_size * world / seconds, "train_seconds": trained}
             _emit(report, log, TrainEvent("step", run.step, values), rank)
-            last = run.step == config.steps or _out_of_time(config, trained, world)
+            last = run.step == config.steps or _out_of_time(config, trained, world, device)
             if rank == 0 and (run.step % config.val_every == 0 or last) and val.synthetic:
                 metrics = val.score(_unwrap(run.model), config.convention, device)
                 _emit(report, log, TrainEvent("validation", run.step, {**metrics, "train_seconds": trained}), rank)
                 if config.snapshots:
-                    _snapshot(config, run, metrics, images, source.sim_config.ratio_range)
+                    _snapshot(config, run, metrics, images, source.simulated_ratios)
             if rank == 0 and (run.step % config.checkpoint_every == 0 or last):
-                path = _save(config, run, metrics, images, source.sim_config.ratio_range)
+                path = _save(config, run, metrics, images, source.simulated_ratios)
                 _emit(report, log, TrainEvent("checkpoint", run.step, {"path": str(path)}), rank)
             if last:
                 break
@@ -253,9 +269,12 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
     return metrics
 
 
-def _out_of_time(config: TrainConfig, trained: float, world: int) -> bool:
-    """Whether the run's training-time budget is spent; under DDP rank 0 decides for all ranks."""
-    out = torch.tensor([config.max_minutes > 0 and trained >= 60 * config.max_minutes], dtype=torch.int32)
+def _out_of_time(config: TrainConfig, trained: float, world: int, device: torch.device) -> bool:
+    """Whether the run's training-time budget is spent; under DDP rank 0 decides for all ranks (on
+    `device`: NCCL takes no CPU tensors)."""
+    if config.max_minutes <= 0:  # the same on every rank: no collective needed
+        return False
+    out = torch.tensor([trained >= 60 * config.max_minutes], dtype=torch.int32, device=device)
     if world > 1 and dist.is_initialized():
         dist.broadcast(out, 0)
     return bool(out.item())
@@ -297,7 +316,7 @@ def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: to
     inputs = build_inputs(ldrs, exposures, config.convention, gamma)
     if _nhwc(config, device):
         inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
         pred = run.model(*inputs)
     loss = hdr_loss(pred.float(), hdr, exposures, config.convention)
     run.optimizer.zero_grad(set_to_none=True)

@@ -66,6 +66,8 @@ class SampleSource:
         # hdr:DIR alone means the user's scenes only; with synthetic too, half are dead leaves.
         self.procedural_share = 0.5 if any(spec.kind == "synthetic" for spec in specs) else 0.0
         self.kinds = sorted({"simulated" if spec.kind in ("synthetic", "hdr") else "real" for spec in specs})
+        # The exposure ratios the simulator draws, or None when every sample comes from a dataset.
+        self.simulated_ratios = self.sim_config.ratio_range if "simulated" in self.kinds else None
         self.scenes: list[SceneRef] = [ref for spec in specs if spec.kind in ("kalantari", "ntire") for ref in _scenes(spec)]
         self._cache: dict[int, Scene] = {}
         if "real" in self.kinds and not self.scenes:

@@ -30,7 +30,7 @@ from adnet_cli.metrics import psnr_l, psnr_mu
 from adnet_cli.bases import base_image
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, to_linear
-from adnet_cli.scene_sources import HdrFolderSource
+from adnet_cli.scene_sources import VALIDATION_SCENES, HdrFolderSource
 from adnet_cli.simulate import Sample, SimulatorConfig, simulate
 
 VALIDATION_SEED = 1_000_003  # fixed forever: numbers in weights cards refer to this set
@@ -47,10 +47,13 @@ def validation_set(count: int = 8, size: int = 256) -> list[Sample]:
 
 
 def real_validation_set(scene_files: Sequence[Path]) -> list[Sample]:
-    """Two brackets (static, then moving) of each HDR file in `scene_files`, in the given order."""
+    """Two brackets (static, then moving) of each HDR file in `scene_files`, in the given order; a
+    VALIDATION_SCENES file's brackets are seeded by its place in that list (the same whichever of
+    them are at hand), any other file's by its place in `scene_files`."""
     samples = []
-    for i, path in enumerate(scene_files):
-        source = HdrFolderSource(Path(path).parent, only=(Path(path).name,))
+    for i, path in enumerate(map(Path, scene_files)):
+        i = VALIDATION_SCENES.index(path.name) if path.name in VALIDATION_SCENES else i
+        source = HdrFolderSource(path.parent, only=(path,))
         for moving in (0, 1):
             config = SimulatorConfig(size=REAL_SHAPE[0], width=REAL_SHAPE[1], camera="realistic",
                                      ratio_range=REAL_RATIOS, static_prob=1.0 - moving)
@@ -123,12 +126,15 @@ def score_method(samples: list[Sample], method: str, gamma: float = 2.24) -> dic
 
 
 def base_merge(sample: Sample, base: str, convention: Convention) -> np.ndarray:
-    """A residual model's parameter-free base (`adnet_cli.model.base_image`) on `sample`, as linear
+    """A residual model's parameter-free base (`adnet_cli.bases.base_image`) on `sample`, as linear
     (H, W, 3) float32 HDR on the project's scale: what an untrained residual model outputs."""
+    if base == "none":
+        raise ValueError("base none has no base image")
     ldrs = torch.from_numpy(np.ascontiguousarray(sample.ldrs)).permute(0, 3, 1, 2).unsqueeze(0)
     exposures = tuple(sample.exposures)
     inputs = build_inputs(ldrs, exposures, convention, GAMMA[convention])
-    linear = to_linear(torch.relu(base_image(*inputs, base)), exposures, convention)
+    power = GAMMA["ntire"] if convention == "ntire" else 1.0
+    linear = to_linear(torch.relu(base_image(*inputs, base, power)), exposures, convention)
     return linear[0].permute(1, 2, 0).numpy()
 
 

@@ -130,9 +130,11 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> ADNetConfig:
         growth = state["RDB1.dense_layers.0.conv.weight"].shape[0]
         layers = sum(1 for k in state if k.startswith("RDB1.dense_layers.") and k.endswith(".conv.weight"))
         groups = state["align_module.L3_dcnpack.conv_offset_mask.weight"].shape[0] // 27
+        return ADNetConfig(nf=nf, growth=growth, dense_layers=layers, groups=groups)
     except KeyError:
         return ADNetConfig()
-    return ADNetConfig(nf=nf, growth=growth, dense_layers=layers, groups=groups)
+    except ValueError as exc:  # shapes no ADNet has (e.g. nf not divisible by the groups)
+        raise WeightsError(f"not an ADNet state dict: {exc}") from exc
 
 
 def load_weights(
@@ -148,7 +150,7 @@ def load_weights(
     conv = convention or metadata.get(META_CONVENTION) or ORIGINAL_RELEASE_CONVENTION
     if conv not in CONVENTIONS:
         raise WeightsError(f"{path}: unknown convention {conv!r} in metadata")
-    model = ADNet(model_config(state, metadata, path), deform_backend=deform_backend)
+    model = ADNet(model_config(state, metadata, path), deform_backend=deform_backend, convention=conv)
     missing, unexpected = _key_mismatch(model, state)
     if missing or unexpected:
         raise WeightsError(f"{path} does not fit ADNet: {_describe(missing, unexpected)}")

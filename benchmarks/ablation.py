@@ -38,13 +38,30 @@ def command(config: str, out: Path, minutes: float, val_every: int, seed: int) -
     return args
 
 
+def base_scores(bases: set[str]) -> dict[str, dict[str, float]]:
+    """Minute 0 of a residual run: its base alone on both sets, flattened as the training log has it."""
+    from adnet_cli.scene_sources import validation_scene_files
+    from adnet_cli.validation import score_base, validation_sets
+
+    sets = validation_sets(scene_files=validation_scene_files([SHARED / "hdr"])).named()
+    found = {}
+    for base in sorted(bases - {"none"}):
+        found[base] = {f"{name}.{subset}.{k}": v for name, samples in sets.items()
+                       for subset, values in score_base(samples, base, "kalantari").items() for k, v in values.items()}
+    return found
+
+
 def table(out: Path, configs: list[str]) -> None:
     print(f"| config | minutes | steps | crops | {' | '.join(KEYS)} |")
     print("| --- | --- | --- | --- |" + " --- |" * len(KEYS))
+    bases = base_scores({c.split("-")[0] for c in configs})
     for config in configs:
         log = out / config / "log.jsonl"
         if not log.exists():
             continue
+        if config.split("-")[0] in bases:
+            values = " | ".join(f"{bases[config.split('-')[0]][k]:.2f}" for k in KEYS)
+            print(f"| {config} | 0 | 0 | 0 | {values} |")
         for event in map(json.loads, log.read_text().splitlines()):
             if event["event"] == "validation":
                 values = " | ".join(f"{event[k]:.2f}" if k in event else "-" for k in KEYS)

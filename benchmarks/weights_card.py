@@ -5,7 +5,7 @@ Run from the repository root:
     python benchmarks/weights_card.py weights/adnet-synthetic.safetensors [OTHER.safetensors ...]
         [--scenes ../shared/datasets/hdr] [--json FILE]
 Prints one markdown table per set (synthetic dead leaves; real scenes held out of training, when
---scenes holds them) with PSNR-mu and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
+--scenes holds them; the example bracket examples/workshop/, static, made from a held-out scene) with PSNR-mu and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
 static and moving brackets for each checkpoint, each residual checkpoint's base alone, OpenCV's
 Debevec and Robertson merges and the medium frame alone, all computed in this process; then each
 checkpoint's margin over the best of the others by PSNR-mu, per subset.
@@ -18,22 +18,36 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from adnet_cli.classical import METHODS
+from adnet_cli.io import read_hdr, read_ldr
 from adnet_cli.scene_sources import validation_scene_files
-from adnet_cli.validation import SUBSETS, ValidationSets, score, score_base, score_method, validation_sets
+from adnet_cli.simulate import Sample
+from adnet_cli.validation import SUBSETS, score, score_base, score_method, validation_sets
 from adnet_cli.weights import load_weights
 
-SHARED_SCENES = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "hdr"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SCENES = ROOT.parent / "shared" / "datasets" / "hdr"
+EXAMPLE = ROOT / "examples" / "workshop"
+EXAMPLE_TIMES = (1 / 100, 1 / 25, 1 / 6)  # the frames' EXIF ExposureTime (examples/make_bracket.py)
 Scores = dict[str, dict[str, float]]
 
 
-def card(weights: list[str], sets: ValidationSets) -> dict[str, dict[str, Scores]]:
+def example_bracket() -> Sample:
+    """The shipped example as a static validation sample: frames, EXIF times, ground truth (1.0 =
+    the medium frame's white, as the simulator's)."""
+    ldrs = np.stack([read_ldr(EXAMPLE / f"{n}.png").pixels for n in ("short", "medium", "long")]).astype(np.float32)
+    times = np.array(EXAMPLE_TIMES) / EXAMPLE_TIMES[1]
+    return Sample(ldrs, times, read_hdr(EXAMPLE / "reference.hdr").astype(np.float32), 2.2, True)
+
+
+def card(weights: list[str], sets: dict[str, list[Sample]]) -> dict[str, dict[str, Scores]]:
     """{set: {row name: {subset: {"psnr_mu", "psnr_l"}}}} for every checkpoint, base and method."""
     loaded = [load_weights(w) for w in weights]
     out: dict[str, dict[str, Scores]] = {}
-    for name, samples in sets.named().items():
+    for name, samples in sets.items():
         rows: dict[str, Scores] = {}
         for w in loaded:
             start = time.perf_counter()
@@ -75,10 +89,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the scores here")
     args = parser.parse_args()
     files = validation_scene_files([args.scenes])
-    sets = validation_sets(scene_files=files)
+    sets = {**validation_sets(scene_files=files).named(), "example": [example_bracket()]}
     if not files:
         print(f"note: no held-out scenes under {args.scenes}: the real-scene set is not scored")
-    counts = {n: (sum(s.static for s in v), sum(not s.static for s in v)) for n, v in sets.named().items()}
+    counts = {n: (sum(s.static for s in v), sum(not s.static for s in v)) for n, v in sets.items()}
     result = card(args.weights, sets)
     print_card(result, counts)
     if args.json:

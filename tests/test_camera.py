@@ -8,15 +8,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from adnet_cli.camera import RESPONSES, WARP_AMPLITUDE, CameraParams, capture_camera, draw_camera, tone_curve
-from adnet_cli.simulate import DARK_MEDIAN, MEDIAN_SIGNAL, SMALL_STEPS, SimulatorConfig, realistic_exposures, simulate
+from adnet_cli.camera import TONE_CURVES, WARP_AMPLITUDE, CameraParams, capture_camera, draw_camera, tone_curve
+from adnet_cli.camera import SMALL_STEPS, draw_exposures
+from adnet_cli.simulate import DARK_MEDIAN, MEDIAN_SIGNAL, SimulatorConfig, simulate
 from adnet_cli.validation import validation_set
 
 REALISTIC = SimulatorConfig(size=48, camera="realistic", ratio_range=(2.0, 64.0), static_prob=1.0, noise=False)
 NO_NOISE = (np.inf, 0.0)
 
 
-@pytest.mark.parametrize("response", RESPONSES)
+@pytest.mark.parametrize("response", TONE_CURVES)
 @pytest.mark.parametrize("warp", [(0.0, 0.0), (WARP_AMPLITUDE, -WARP_AMPLITUDE), (-WARP_AMPLITUDE, -WARP_AMPLITUDE)])
 def test_tone_curves_are_monotone_from_black_to_white(response, warp):
     x = np.linspace(0, 1, 4001)
@@ -86,7 +87,7 @@ def test_jpeg_frames_carry_its_blocks():
 
 def test_drawn_cameras_cover_every_variation():
     cams = [draw_camera(np.random.default_rng(i)) for i in range(200)]
-    assert {c.response for c in cams} == set(RESPONSES)
+    assert {c.response for c in cams} == set(TONE_CURVES)
     assert 0.2 < np.mean([c.clip != (1.0, 1.0, 1.0) for c in cams]) < 0.6
     assert 0.3 < np.mean([c.chroma[0] > 0 for c in cams]) < 0.7
     assert 0.4 < np.mean([c.jpeg > 0 for c in cams]) < 0.8
@@ -96,14 +97,14 @@ def test_drawn_cameras_cover_every_variation():
 def test_exposure_ratios_span_one_to_six_stops_with_equal_steps_mostly():
     ratios = []
     for i in range(2000):
-        t = realistic_exposures(np.random.default_rng(i), (2.0, 64.0))
+        t = draw_exposures(np.random.default_rng(i), (2.0, 64.0))
         ratios.append((1 / t[0], t[2]))
     r = np.array(ratios)
     assert r.min() >= 2.0 - 1e-9 and r.max() <= 64.0 + 1e-9
     large = (r > SMALL_STEPS[1]).any(1)
     assert 0.1 < large.mean() < 0.3 and r.max() > 40
     assert 0.6 < np.isclose(r[~large, 0], r[~large, 1]).mean() < 0.8
-    capped = np.array([realistic_exposures(np.random.default_rng(i), (2.0, 4.0)) for i in range(200)])
+    capped = np.array([draw_exposures(np.random.default_rng(i), (2.0, 4.0)) for i in range(200)])
     assert (1 / capped[:, 0]).max() <= 4.0 + 1e-9 and capped[:, 2].max() <= 4.0 + 1e-9
 
 
@@ -120,11 +121,20 @@ def test_dark_scenes_are_underexposed():
     assert darks >= 2
 
 
-def test_non_square_brackets_move_and_keep_their_shape():
-    config = SimulatorConfig(size=32, width=56, static_prob=0.0, noise=False, camera="realistic")
-    s = simulate(3, config)
-    assert s.ldrs.shape == (3, 32, 56, 3) and s.hdr.shape == (32, 56, 3) and not s.static
-    assert not np.array_equal(s.ldrs[0] > 0.99, s.ldrs[1] > 0.99) or not np.allclose(s.ldrs[0], s.ldrs[2])
+@pytest.mark.parametrize("camera", ["gamma", "realistic"])
+def test_non_square_brackets_keep_their_shape_and_only_moving_ones_move(camera):
+    mismatch = {}
+    for static in (True, False):
+        config = SimulatorConfig(size=32, width=56, static_prob=float(static), noise=False, camera="gamma")
+        s = simulate(3, config)
+        assert s.ldrs.shape == (3, 32, 56, 3) and s.hdr.shape == (32, 56, 3) and s.static == static
+        # the short frame taken back to radiance against the reference's ground truth, where unclipped
+        back = s.ldrs[0].astype(np.float64) ** s.gamma / s.exposures[0]
+        ok = (s.ldrs[0] < 0.95) & (s.ldrs[0] > 0.2)
+        mismatch[static] = float((np.abs(back - s.hdr) > 0.1 * s.hdr)[ok].mean())
+    assert mismatch[True] < 0.02 and mismatch[False] > 0.1
+    moving = simulate(3, SimulatorConfig(size=32, width=56, static_prob=0.0, camera=camera))
+    assert moving.ldrs.shape == (3, 32, 56, 3)
 
 
 def test_the_realistic_camera_leaves_the_scene_and_motion_of_the_gamma_camera():
@@ -136,7 +146,8 @@ def test_the_realistic_camera_leaves_the_scene_and_motion_of_the_gamma_camera():
 
 
 def test_the_fixed_synthetic_validation_set_is_unchanged():
-    # Means measured on the set before the realistic camera was added (weights cards refer to it).
+    # Means measured on the set before the realistic camera was added (weights cards refer to it);
+    # means, not a hash of the bytes, so that OpenCV's float rounding on another CPU does not fail it.
     samples = validation_set(8, 64)
     np.testing.assert_allclose([s.ldrs.mean() for s in samples],
                                [0.4324, 0.7043, 0.4025, 0.6064, 0.4453, 0.5236, 0.544, 0.4202], atol=2e-4)

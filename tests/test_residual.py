@@ -56,17 +56,18 @@ def test_merge_weights_are_smooth_and_sum_to_one():
             assert float(x.diff(dim=-1).abs().max()) <= 1.5 / 0.2 * 0.005 + 1e-6
 
 
-@pytest.mark.parametrize("base", ["reference", "merge"])
+@pytest.mark.parametrize("base", ["reference", "merge", "deghost"])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_untrained_residual_model_is_exactly_its_base(base, convention):
     torch.manual_seed(0)
-    model = ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch").eval()
+    model = ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch", convention=convention).eval()
     frames, times = synthetic_bracket(16, 24)
     ldrs = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)
     inputs = build_inputs(ldrs, times, convention)
     with torch.no_grad():
         out = model(*inputs)
-    assert torch.equal(out, torch.relu(base_image(*inputs, base)))
+    power = GAMMA["ntire"] if convention == "ntire" else 1.0
+    assert torch.equal(out, torch.relu(base_image(*inputs, base, power)))
 
 
 def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
@@ -86,7 +87,7 @@ def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
     torch.testing.assert_close(out[open_ & (out > 0)], (features + base)[open_ & (out > 0)])
 
 
-@pytest.mark.parametrize("base", ["reference", "merge"])
+@pytest.mark.parametrize("base", ["reference", "merge", "deghost"])
 def test_residual_models_tile_and_tta_like_the_whole_image(base):
     model = randomise(ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch"), seed=3)
     frames, times = synthetic_bracket(48, 64, seed=2)
@@ -174,7 +175,7 @@ def test_the_base_alone_scores_as_an_untrained_residual_model():
 
 
 def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path: Path):
-    from test_train import write_scene_folder
+    from scenes import write_scene_folder
 
     from adnet_cli.validation import REAL_SHAPE, real_validation_set
 
@@ -194,11 +195,13 @@ def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path:
     (0.01, 0.03, 0.2, "long"),  # a nearly black reference measures nothing: the long frame
     (0.5, 0.5, 0.9, "reference"),  # a mid-tone: the reference
 ])
-def test_deghost_base_trusts_a_frame_only_where_it_agrees_with_the_reference(short, ref, long, expected):
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_deghost_base_trusts_a_frame_only_where_it_agrees_with_the_reference(short, ref, long, expected, convention):
     ldrs = torch.tensor([short, ref, long]).view(1, 3, 1, 1, 1).expand(1, 3, 3, 8, 8).contiguous()
-    inputs = build_inputs(ldrs, (1.0, 4.0, 16.0), "kalantari", 2.2)
+    inputs = build_inputs(ldrs, (1.0, 4.0, 16.0), convention, 2.2)
     chosen = {"short": inputs[0], "reference": inputs[1], "long": inputs[2]}[expected][:, 3:]
-    torch.testing.assert_close(base_image(*inputs, "deghost"), chosen)
+    power = 2.2 if convention == "ntire" else 1.0  # the gate compares linear light in both domains
+    torch.testing.assert_close(base_image(*inputs, "deghost", power), chosen)
 
 
 def test_deghost_base_drops_a_long_frame_that_moved():
@@ -216,3 +219,14 @@ def test_deghost_base_drops_a_long_frame_that_moved():
     deghost, merged, reference = bases["moved"]
     torch.testing.assert_close(deghost, reference)  # motion: the reference alone
     assert not torch.allclose(merged, reference)
+
+
+def test_init_from_a_residual_model_into_the_original_form_is_refused(tmp_path: Path):
+    from adnet_cli.errors import AdnetError
+    from adnet_cli.train import TrainConfig, _build
+
+    path = tmp_path / "residual.safetensors"
+    save_weights(path, ADNet(ADNetConfig(**SMALL, base="deghost"), deform_backend="torch"), "kalantari")
+    config = TrainConfig(out_dir=tmp_path / "run", model=ADNetConfig(**SMALL), init=str(path))
+    with pytest.raises(AdnetError, match="residual model .base deghost"):
+        _build(config, torch.device("cpu"), None)

@@ -171,20 +171,9 @@ def test_real_dataset_crops_keep_frames_and_ground_truth_together(tmp_path: Path
         SampleSource([DataSpec.parse(f"kalantari:{tmp_path / 'sig17'}")], crop=16, nominal_gamma=2.2).draw(0)
 
 
-def write_scene_folder(folder: Path, names: list[str]) -> Path:
-    """HDR files of smooth random radiance under the given names (stand-ins for the shared scenes)."""
-    from adnet_cli.io import write_hdr_image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for name in names:
-        yy, xx = np.mgrid[0:96, 0:192].astype(np.float32)
-        hdr = np.exp(rng.uniform(-3, 3) * np.sin(xx / rng.uniform(5, 30)) + np.cos(yy / 9))[..., None]
-        write_hdr_image(folder / name, np.repeat(hdr, 3, -1) * rng.uniform(0.5, 2, 3).astype(np.float32))
-    return folder
-
-
 def test_held_out_scenes_are_left_out_of_training_and_validate_the_run(tmp_path: Path):
+    from scenes import write_scene_folder
+
     from adnet_cli.scene_sources import VALIDATION_SCENES
 
     scenes = write_scene_folder(tmp_path / "hdr", ["train_a.hdr", VALIDATION_SCENES[0], VALIDATION_SCENES[2]])
@@ -215,7 +204,9 @@ def test_a_time_budget_stops_the_run_and_is_kept_across_a_resume(tmp_path: Path)
     train(dataclasses.replace(config, max_minutes=1e-9), resume=tmp_path / "run" / "state.pt")
     again = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     steps = [e for e in again if e["event"] == "step"]
-    assert [e["step"] for e in steps] == [1, 2] and steps[1]["train_seconds"] > steps[0]["train_seconds"]
+    assert [e["step"] for e in steps] == [1, 2]
+    # the resumed run adds its step's seconds (batch / images per second) to the first run's
+    assert steps[1]["train_seconds"] == pytest.approx(steps[0]["train_seconds"] + 2 / steps[1]["images_per_s"])
 
 
 def test_channels_last_training_gives_the_nchw_gradient():
@@ -238,3 +229,19 @@ def test_channels_last_training_gives_the_nchw_gradient():
     assert sum(int(a.norm() > 0) for a in plain) >= 0.75 * len(plain)  # the zero-init offset branches: none
     for a, b in zip(plain, nhwc):
         assert float((a - b).norm()) <= 1e-4 * float(a.norm()) + 1e-12
+
+
+def test_a_run_saved_before_bases_and_cameras_existed_resumes_with_its_own_settings(tmp_path: Path):
+    out = tmp_path / "run"
+    old = tiny_config(out, steps=1, camera="gamma", max_ratio=8.0, holdout=False)
+    train(old)
+    state = torch.load(out / "state.pt", weights_only=True)
+    identity = json.loads(state["run"])
+    for key in ("camera", "max_ratio", "holdout"):
+        identity.pop(key)
+    identity["model"].pop("base")  # as a state.pt of the first release wrote it
+    state["run"] = json.dumps(identity)
+    torch.save(state, out / "state.pt")
+    train(dataclasses.replace(old, steps=2), resume=out / "state.pt")  # the same settings: accepted
+    with pytest.raises(AdnetError, match="camera: gamma -> realistic"):
+        train(dataclasses.replace(old, steps=3, camera="realistic"), resume=out / "state.pt")
