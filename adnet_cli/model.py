@@ -192,6 +192,9 @@ class DRDB(nn.Module):
         return x + self.conv_1x1(self.dense_layers(x))
 
 
+RESIDUAL_FLOOR = 0.25  # a residual model's output is at least this share of its base (2 stops below)
+
+
 class ADNet(nn.Module):
     """Merges (short, medium, long) (B, 6, H, W) inputs into a (B, 3, H, W) non-negative HDR estimate.
 
@@ -257,5 +260,7 @@ class ADNet(nn.Module):
         base = base_image(x1, x2, x3, self.config.base, self.linear_power)
         if base is None:
             return self.post_conv(fused)
-        # The base is float32 (built from the float32 inputs), so under autocast the sum is too.
-        return F.relu(self.post_conv[:3](fused) + base)
+        # The base is float32 (built from the float32 inputs), so under autocast the sum is too. The
+        # final ReLU's floor is a fraction of the (non-negative) base rather than 0: a correction may
+        # darken a pixel by RESIDUAL_FLOOR at most, never to black where the frames hold signal.
+        return torch.maximum(self.post_conv[:3](fused) + base, RESIDUAL_FLOOR * base.clamp(min=0))

@@ -44,7 +44,8 @@ def example_bracket() -> Sample:
 
 
 def card(weights: list[str], sets: dict[str, list[Sample]]) -> dict[str, dict[str, Scores]]:
-    """{set: {row name: {subset: {"psnr_mu", "psnr_l"}}}} for every checkpoint, base and method."""
+    """{set: {row name: {subset: {"psnr_mu", "psnr_l"}}}} for every checkpoint, base and method. The
+    classical merges assume gamma 2.24 (the simulated cameras' nominal response), the example's 2.2."""
     loaded = [load_weights(w) for w in weights]
     out: dict[str, dict[str, Scores]] = {}
     for name, samples in sets.items():
@@ -56,7 +57,8 @@ def card(weights: list[str], sets: dict[str, list[Sample]]) -> dict[str, dict[st
             base = w.model.config.base
             if base != "none" and f"base ({base})" not in rows:
                 rows[f"base ({base})"] = score_base(samples, base, w.convention)
-        rows.update({m: score_method(samples, m) for m in METHODS})
+        gamma = 2.2 if name == "example" else 2.24
+        rows.update({m: score_method(samples, m, gamma) for m in METHODS})
         out[name] = rows
     return out
 

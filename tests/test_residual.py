@@ -67,7 +67,7 @@ def test_untrained_residual_model_is_exactly_its_base(base, convention):
     with torch.no_grad():
         out = model(*inputs)
     power = GAMMA["ntire"] if convention == "ntire" else 1.0
-    assert torch.equal(out, torch.relu(base_image(*inputs, base, power)))
+    assert torch.equal(out, base_image(*inputs, base, power).clamp(min=0))
 
 
 def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
@@ -83,8 +83,21 @@ def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
         features = plain(*inputs)  # ReLU(last conv), where it is positive: the correction itself
         out = residual(*inputs)
         base = base_image(*inputs, "merge")
-    open_ = features > 0
-    torch.testing.assert_close(out[open_ & (out > 0)], (features + base)[open_ & (out > 0)])
+    open_ = features > 0  # the correction, where the original's ReLU lets it through
+    torch.testing.assert_close(out[open_], (features + base)[open_])  # a positive correction: added
+
+
+def test_a_residual_correction_darkens_by_at_most_the_floor():
+    from adnet_cli.model import RESIDUAL_FLOOR
+
+    model = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch").eval()
+    torch.nn.init.constant_(model.post_conv[2].bias, -100.0)  # a correction far below any base
+    inputs = build_inputs(torch.rand(1, 3, 3, 8, 8) * 0.9 + 0.05, (1.0, 4.0, 16.0), "kalantari")
+    with torch.no_grad():
+        out = model(*inputs)
+    base = base_image(*inputs, "merge")
+    assert bool((base > 0).all())
+    torch.testing.assert_close(out, RESIDUAL_FLOOR * base)
 
 
 @pytest.mark.parametrize("base", ["reference", "merge", "deghost"])

@@ -48,7 +48,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto (cuda:LOCAL_RANK or cpu), cpu, cuda:N.")] = "auto",
     amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
     width: Annotated[str, typer.Option(help="nf,growth,dense_layers,groups (the paper's: 64,32,5,8).")] = "64,32,5,8",
-    base: Annotated[BaseChoice, typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects.")] = BaseChoice.merge,
+    base: Annotated[BaseChoice, typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects.")] = BaseChoice.deghost,
     camera: Annotated[CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")] = CameraChoice.realistic,
     max_ratio: Annotated[float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")] = 64.0,
     holdout: Annotated[bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")] = True,
