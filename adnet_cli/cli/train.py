@@ -61,7 +61,7 @@ def train(
     with reported_errors(debug):
         config = _config(out, data or ["synthetic"], steps, batch_size, crop, lr, lr_decay_every, convention, val_every,
                          val_count, val_size, checkpoint_every, init, seed, device, amp, width, base.value)
-        folders = [DataSpec.parse(d).path for d in config.data if d.startswith("hdr:")]
+        folders = [spec.path for spec in map(DataSpec.parse, config.data) if spec.kind == "hdr"]
         config = replace(config, camera=camera.value, max_ratio=max_ratio, holdout=holdout, max_minutes=max_minutes,
                          snapshots=snapshots,
                          val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else ())
