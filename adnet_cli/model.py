@@ -16,7 +16,7 @@ from torch import nn
 
 from adnet_cli.bases import BASES, base_image
 from adnet_cli.ops import modulated_deform_conv2d, resolve_backend
-from adnet_cli.preprocess import GAMMA, Convention
+from adnet_cli.preprocess import Convention, linear_power
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class ADNet(nn.Module):
         super().__init__()
         nf, backend = config.nf, resolve_backend(deform_backend)
         self.config = config
-        self.linear_power = GAMMA["ntire"] if convention == "ntire" else 1.0
+        self.linear_power = linear_power(convention)
         self.feat_exract = nn.Sequential(_conv3(3, nf), nn.ReLU())
         self.att_module_l = SpatialAttention(nf)
         self.att_module_h = SpatialAttention(nf)

@@ -88,6 +88,13 @@ def build_inputs(
     return outs[0], outs[1], outs[2]
 
 
+def linear_power(convention: Convention) -> float:
+    """The power that takes channels 3-5 of :func:`build_inputs` (and the network's output) to linear
+    light: 1 for kalantari (already linear), 2.24 for ntire (gamma-encoded)."""
+    _check(convention)
+    return GAMMA["ntire"] if convention == "ntire" else 1.0
+
+
 def to_linear(output: torch.Tensor, exposures: Exposures, convention: Convention) -> torch.Tensor:
     """Network output (B, 3, H, W) -> linear radiance (B, 3, H, W), 1.0 = reference frame's white level."""
     _check(convention)

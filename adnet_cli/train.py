@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -128,8 +128,7 @@ def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _R
     model = ADNet(config.model, deform_backend="auto", convention=config.convention)
     if config.init and resume is None:
         start = load_weights(config.init).model
-        if (start.config.nf, start.config.growth, start.config.dense_layers, start.config.groups) != (
-                config.model.nf, config.model.growth, config.model.dense_layers, config.model.groups):
+        if replace(start.config, base=config.model.base) != config.model:
             raise AdnetError(f"--init {config.init} has width {start.config}, the run {config.model}")
         if start.config.base != "none" and config.model.base == "none":
             raise AdnetError(f"--init {config.init} is a residual model (base {start.config.base}); "

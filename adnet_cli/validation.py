@@ -29,7 +29,7 @@ from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.metrics import psnr_l, psnr_mu
 from adnet_cli.bases import base_image
 from adnet_cli.model import ADNet
-from adnet_cli.preprocess import GAMMA, Convention, build_inputs, to_linear
+from adnet_cli.preprocess import GAMMA, Convention, build_inputs, linear_power, to_linear
 from adnet_cli.scene_sources import VALIDATION_SCENES, HdrFolderSource
 from adnet_cli.simulate import Sample, SimulatorConfig, simulate
 
@@ -76,10 +76,14 @@ class ValidationSets:
         always said) and ``<set>.<subset>.psnr_mu``/``.psnr_l`` for every set and subset."""
         flat: dict[str, float] = {}
         for name, samples in self.named().items():
-            for subset, values in score(model, samples, convention, device).items():
-                flat.update({f"{name}.{subset}.{k}": v for k, v in values.items()})
+            flat.update(flatten(name, score(model, samples, convention, device)))
         flat.update({k: flat[f"synthetic.all.{k}"] for k in ("psnr_mu", "psnr_l") if f"synthetic.all.{k}" in flat})
         return flat
+
+
+def flatten(name: str, scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{subset: {metric: dB}} of set `name` as the training log's keys, ``<set>.<subset>.<metric>``."""
+    return {f"{name}.{subset}.{k}": v for subset, values in scores.items() for k, v in values.items()}
 
 
 def validation_sets(count: int = 8, size: int = 256, scene_files: Sequence[str | Path] = ()) -> ValidationSets:
@@ -133,8 +137,7 @@ def base_merge(sample: Sample, base: str, convention: Convention) -> np.ndarray:
     ldrs = torch.from_numpy(np.ascontiguousarray(sample.ldrs)).permute(0, 3, 1, 2).unsqueeze(0)
     exposures = tuple(sample.exposures)
     inputs = build_inputs(ldrs, exposures, convention, GAMMA[convention])
-    power = GAMMA["ntire"] if convention == "ntire" else 1.0
-    linear = to_linear(torch.relu(base_image(*inputs, base, power)), exposures, convention)
+    linear = to_linear(torch.relu(base_image(*inputs, base, linear_power(convention))), exposures, convention)
     return linear[0].permute(1, 2, 0).numpy()
 
 

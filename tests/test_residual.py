@@ -14,7 +14,7 @@ from adnet_cli.cli import app
 from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.bases import BASES, base_image, merge_weights
 from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, to_linear
+from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
 from adnet_cli.weights import load_weights, read_state_dict, save_weights
 
 SMALL = dict(nf=16, growth=8, dense_layers=2, groups=2)
@@ -66,8 +66,7 @@ def test_untrained_residual_model_is_exactly_its_base(base, convention):
     inputs = build_inputs(ldrs, times, convention)
     with torch.no_grad():
         out = model(*inputs)
-    power = GAMMA["ntire"] if convention == "ntire" else 1.0
-    assert torch.equal(out, base_image(*inputs, base, power).clamp(min=0))
+    assert torch.equal(out, base_image(*inputs, base, linear_power(convention)).clamp(min=0))
 
 
 def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
