@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-BASES: tuple[str, ...] = ("none", "reference", "merge", "deghost")
+from adnet_cli.choices import BASES
 
 # Reference-frame LDR levels (max over channels) where the merge base hands over to another frame:
 # from SHORT_FROM up to SHORT_FULL the short frame takes over (the reference nears clipping); from

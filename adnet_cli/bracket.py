@@ -12,16 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from adnet_cli.choices import EV_SOURCE, FRAMES
 from adnet_cli.errors import InputError
 from adnet_cli.exif import ExifExposure, read_exif_exposure
 from adnet_cli.io import LDR_INPUT_SUFFIXES, read_ldr_codes, unit_float
 from adnet_cli.raw import RAW_SUFFIXES, is_raw, read_raw, read_raw_exposure
 from adnet_cli.response import linear_to_network, to_network_frames
 
-FRAMES = 3
 MAX_EV = 30.0  # 2**30 keeps every exposure ratio finite and non-zero in float32
 FRAME_SUFFIXES: tuple[str, ...] = (*LDR_INPUT_SUFFIXES, *RAW_SUFFIXES)
-EV_SOURCE = "--ev"  # Bracket.source when exposures are relative (stops), not seconds
 
 
 @dataclass(frozen=True)
@@ -293,16 +292,6 @@ def network_frames(bracket: Bracket, response: str, gamma: float) -> tuple[np.nd
         return bracket.frames, None
     result = to_network_frames(unit_float(bracket.frames), bracket.exposures, response, gamma)
     return result.frames, result.description
-
-
-def load_bracket(
-    paths: Sequence[Path],
-    exposures: str | None = None,
-    ev: str | None = None,
-    frames: tuple[int, int, int] | None = None,
-) -> Bracket:
-    """:func:`plan_bracket` then :func:`read_bracket`. Raises InputError on any inconsistency."""
-    return read_bracket(plan_bracket(paths, exposures=exposures, ev=ev, frames=frames))
 
 
 def parse_scale(text: str) -> float | None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from adnet_cli.choices import TONE_CURVES
 from adnet_cli.scene_sources import loguniform
 
-TONE_CURVES: tuple[str, ...] = ("gamma", "srgb", "filmic")
 RESPONSE_ODDS = (0.3, 0.35, 0.35)
 FILMIC_SHOULDER, FILMIC_CONTRAST = 1.0, 0.75
 WARP_AMPLITUDE = 0.12  # largest |a_k| of the tone curve's smooth perturbation (two terms: stays monotone)

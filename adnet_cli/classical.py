@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-METHODS: tuple[str, ...] = ("debevec", "robertson", "medium")
+from adnet_cli.choices import CLASSICAL_METHODS as METHODS
 
 
 def gamma_response(gamma: float) -> np.ndarray:

@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adnet_cli.choices import LAYOUTS
 from adnet_cli.errors import InputError
 from adnet_cli.io import read_hdr, read_ldr
-from adnet_cli.preprocess import from_linear, to_linear
-
-LAYOUTS: tuple[str, ...] = ("kalantari", "ntire", "ntire-folders")
+from adnet_cli.preprocess import GAMMA, Convention, from_linear, to_linear
 
 KALANTARI_EXPOSURE = "exposure.txt"
 KALANTARI_GT = "HDRImg.hdr"
@@ -80,7 +79,7 @@ class SceneRef:
 
     def load(self) -> Scene:
         """Read and check the scene. Raises InputError starting with ``scene NAME:``."""
-        reader = _READERS[self.layout]
+        reader = LAYOUT_TABLE[self.layout].read
         try:
             frames, exposures, hdr = reader(self.paths)
         except InputError as exc:
@@ -145,11 +144,6 @@ def _list_ntire_folders(root: Path) -> list[SceneRef]:
     return refs
 
 
-_LISTERS: dict[str, Callable[[Path], list[SceneRef]]] = {
-    "kalantari": _list_kalantari,
-    "ntire": _list_ntire,
-    "ntire-folders": _list_ntire_folders,
-}
 
 
 def _check_root(root: Path) -> Path:
@@ -166,13 +160,7 @@ def detect_layout(root: Path) -> str:
     layout.
     """
     root = _check_root(root)
-    found = []
-    if any(True for m in (KALANTARI_EXPOSURE, KALANTARI_GT) for _ in root.rglob(m)):
-        found.append("kalantari")
-    if _ntire_flat_ids(root):
-        found.append("ntire")
-    if any(True for m in ("exposures.npy", "alignratio.npy") for _ in root.rglob(m)):
-        found.append("ntire-folders")
+    found = [name for name, layout in LAYOUT_TABLE.items() if layout.detect(root)]
     if not found:
         raise InputError(
             f"{root}: no dataset recognised; expected Kalantari scene folders (3 .tif, {KALANTARI_EXPOSURE}, "
@@ -195,7 +183,7 @@ def find_scenes(root: Path, layout: str | None = None) -> list[SceneRef]:
         raise ValueError(f"unknown dataset layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     root = _check_root(root)
     layout = layout or detect_layout(root)
-    refs = _LISTERS[layout](root)
+    refs = LAYOUT_TABLE[layout].list_scenes(root)
     if not refs:
         raise InputError(f"{root}: no {layout} scenes found")
     return sorted(refs, key=lambda ref: ref.name)
@@ -309,23 +297,45 @@ def _read_ntire(paths: dict[str, Path]) -> SceneData:
     return np.stack(list(frames.values())), exposures, _in_convention(to_linear, gt_gamma, exposures, "ntire")
 
 
-_READERS: dict[str, Callable[[dict[str, Path]], SceneData]] = {
-    "kalantari": _read_kalantari,
-    "ntire": _read_ntire,
-    "ntire-folders": _read_ntire,
+
+
+def _has_kalantari(root: Path) -> bool:
+    return any(True for m in (KALANTARI_EXPOSURE, KALANTARI_GT) for _ in root.rglob(m))
+
+
+def _has_ntire_folders(root: Path) -> bool:
+    return any(True for m in ("exposures.npy", "alignratio.npy") for _ in root.rglob(m))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One ground-truth dataset layout: how it is recognised, listed and read, the convention its
+    frames and ground truth follow (so the classical merges' response gamma, ``preprocess.GAMMA``),
+    and the metrics its papers report first."""
+
+    detect: Callable[[Path], bool]
+    list_scenes: Callable[[Path], list[SceneRef]]
+    read: Callable[[dict[str, Path]], SceneData]
+    convention: Convention
+    headline_metrics: tuple[str, ...]
+
+    @property
+    def gamma(self) -> float:
+        return GAMMA[self.convention]
+
+
+KALANTARI_METRICS: tuple[str, ...] = ("PSNR-mu", "PSNR-l", "SSIM-mu", "SSIM-l")
+NTIRE_METRICS: tuple[str, ...] = ("NTIRE PSNR-mu", "NTIRE PSNR-L")
+# The table of layouts, in the order of :data:`adnet_cli.choices.LAYOUTS`.
+LAYOUT_TABLE: dict[str, Layout] = {
+    "kalantari": Layout(_has_kalantari, _list_kalantari, _read_kalantari, "kalantari", KALANTARI_METRICS),
+    "ntire": Layout(lambda root: bool(_ntire_flat_ids(root)), _list_ntire, _read_ntire, "ntire", NTIRE_METRICS),
+    "ntire-folders": Layout(_has_ntire_folders, _list_ntire_folders, _read_ntire, "ntire", NTIRE_METRICS),
 }
+assert tuple(LAYOUT_TABLE) == LAYOUTS
 
 
 def to_network_domain(linear: np.ndarray, exposures: Sequence[float], convention: str) -> np.ndarray:
     """Linear (H, W, 3) HDR on the project's scale -> that convention's network/ground-truth domain
     (``from_linear``): kalantari = linear with 1.0 = shortest frame's white; ntire = gamma-encoded."""
     return _in_convention(from_linear, linear, exposures, convention)
-
-
-def scene_to_network_target(scene: Scene, convention: str) -> np.ndarray:
-    """The scene's ground truth in the network's output domain for ``convention``.
-
-    Returns (H, W, 3) float32: ``from_linear(scene.hdr)``, so ``to_linear`` of it gives back
-    ``scene.hdr``. Raises ValueError for an unknown convention.
-    """
-    return to_network_domain(scene.hdr, scene.exposures, convention)

@@ -23,3 +23,10 @@ class WeightsError(AdnetError):
 
 class DeviceError(AdnetError):
     """The requested device or deformable-convolution backend is not available."""
+
+
+def error_line(exc: BaseException) -> str:
+    """A failure in one line: an AdnetError's own message; anything else (a bug or an environment
+    problem) as ``TypeName: first line of its message``."""
+    text = str(exc).splitlines()[0].strip() if str(exc).strip() else ""
+    return text if isinstance(exc, AdnetError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")

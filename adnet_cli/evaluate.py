@@ -11,7 +11,6 @@ metric's domain through the one shared definition (`preprocess.from_linear`):
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,17 +21,11 @@ import torch
 import torch.distributed as dist
 
 from adnet_cli.classical import classical_merge
-from adnet_cli.errors import AdnetError
-from adnet_cli.datasets import Scene, SceneRef, to_network_domain
-from adnet_cli.inference import MergeOptions, merge
+from adnet_cli.datasets import KALANTARI_METRICS, LAYOUT_TABLE, NTIRE_METRICS, Scene, SceneRef, to_network_domain
+from adnet_cli.engine import Engine
+from adnet_cli.errors import AdnetError, error_line
 from adnet_cli.metrics import METRICS
-from adnet_cli.model import ADNet
-from adnet_cli.preprocess import Convention
-
-KALANTARI_METRICS = ("PSNR-mu", "PSNR-l", "SSIM-mu", "SSIM-l")
-NTIRE_METRICS = ("NTIRE PSNR-mu", "NTIRE PSNR-L")
-# The response gamma each dataset was made with, for the classical merges.
-DATASET_GAMMA = {"kalantari": 2.2, "ntire": 2.24, "ntire-folders": 2.24}
+from adnet_cli.runtime import torchrun_launch
 
 Merger = Callable[[Scene], np.ndarray]
 Saver = Callable[[str, str, np.ndarray], None]
@@ -51,7 +44,7 @@ class Result:
 
 def primary_metrics(layout: str) -> tuple[str, ...]:
     """The metrics a paper on this dataset reports first."""
-    return KALANTARI_METRICS if layout == "kalantari" else NTIRE_METRICS
+    return LAYOUT_TABLE[layout].headline_metrics
 
 
 def score_prediction(pred: np.ndarray, scene: Scene) -> dict[str, float]:
@@ -69,14 +62,9 @@ def classical_merger(method: str, gamma: float) -> Merger:
     return lambda scene: classical_merge(scene.frames, scene.exposures, method, gamma)
 
 
-def network_merger(model: ADNet, convention: Convention, device: torch.device, options: MergeOptions) -> Merger:
-    """Scene -> (H, W, 3) linear HDR by the network, exactly as `adnet merge` runs it."""
-    return lambda scene: merge(model, scene.frames, scene.exposures, convention, device, options)
-
-
-def _error_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return text if isinstance(exc, AdnetError) and text else f"{type(exc).__name__}: {text}"
+def network_merger(engine: Engine) -> Merger:
+    """Scene -> (H, W, 3) linear HDR by the network, through the engine `adnet merge` runs."""
+    return lambda scene: engine.merge_arrays(scene.frames, scene.exposures)
 
 
 def evaluate_scene(ref: SceneRef, mergers: dict[str, Merger], save: Saver | None = None) -> list[Result]:
@@ -84,7 +72,7 @@ def evaluate_scene(ref: SceneRef, mergers: dict[str, Merger], save: Saver | None
     try:
         scene = ref.load()
     except Exception as exc:  # an unreadable scene fails alone
-        return [Result(ref.name, m, error=_error_line(exc)) for m in mergers]
+        return [Result(ref.name, m, error=error_line(exc)) for m in mergers]
     results = []
     for method, merger in mergers.items():
         start = time.perf_counter()
@@ -94,7 +82,7 @@ def evaluate_scene(ref: SceneRef, mergers: dict[str, Merger], save: Saver | None
             if save is not None:
                 save(ref.name, method, pred)
         except Exception as exc:
-            results.append(Result(ref.name, method, error=_error_line(exc)))
+            results.append(Result(ref.name, method, error=error_line(exc)))
             continue
         results.append(Result(ref.name, method, metrics, seconds=time.perf_counter() - start))
     return results
@@ -133,8 +121,8 @@ def _rank_world() -> tuple[int, int]:
 
 def init_distributed() -> tuple[int, int, int]:
     """Join the torchrun process group when launched by torchrun: (rank, world size, local rank)."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
+    launch = torchrun_launch()
+    rank, world, local = launch.rank, launch.world, launch.local_rank
     if world > 1 and not dist.is_initialized():
         if torch.cuda.is_available():
             torch.cuda.set_device(local)  # collectives stage data on the current device

@@ -13,10 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 from adnet_cli.bracket import FRAME_SUFFIXES, read_capture
+from adnet_cli.choices import DEFAULT_GAP
 from adnet_cli.errors import InputError
 from adnet_cli.raw import is_raw
-
-DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame
 
 Setting = tuple[float | None, float | None, float | None]  # EXIF exposure time (s), ISO, f-number
 

@@ -7,32 +7,28 @@ time. Each step takes and returns values; nothing is carried between calls.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from adnet_cli.cpu import native_bf16
-from adnet_cli.errors import DeviceError
+from adnet_cli.choices import DEFAULT_TILE_PAD
 from adnet_cli.io import unit_float
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import Convention, build_inputs, to_linear
+from adnet_cli.runtime import free_memory_bytes
 
 Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-DEFAULT_TILE_PAD = 32
-# Peak bytes per pixel of a tile window, measured with benchmarks/tile_memory.py at 512 x 512: on the
-# CPU (deformable conv in row bands) 3.9 KB in bfloat16 and 8.1 KB in float32; on a GPU (one band)
-# 11.7-14.2 KB in float32 (before the CPU work; not re-measured without a GPU).
-CPU_BYTES_PER_PIXEL = {torch.bfloat16: 4_500, torch.float32: 9_000}
+# Peak bytes per pixel of a float32 tile window of the paper's width (nf 64), measured with
+# benchmarks/tile_memory.py at 512 x 512: 8.1 KB on the CPU (deformable conv in row bands; 3.9 KB in
+# bfloat16) and 11.7-14.2 KB on a GPU (one band; not re-measured since the CPU work). Other widths
+# and precisions scale these (see window_bytes_per_pixel).
+CPU_BYTES_PER_PIXEL = 9_000
 GPU_BYTES_PER_PIXEL = 14_000
-# On the CPU a window beyond ~0.15 MP buys little speed (context overhead (1 + 2 pad / tile)**2 is
-# 1.44 at 320 and 1.36 at 384) and costs memory, so its budget is capped: a 24 MP merge with
-# 384 px tiles peaked at 3.18 GB (benchmarks/cpu_merge.py --24mp), above the 3 GB aimed for.
+MEASURED_NF = 64
 CPU_WINDOW_BYTES = 768 << 20
 
 
@@ -43,56 +39,24 @@ class MergeOptions:
     tile: int | None = None  # None: chosen from free memory
     tile_pad: int = DEFAULT_TILE_PAD
     tta: bool = False
-    precision: str = "auto"  # one of PRECISIONS; see resolve_precision
+    dtype: torch.dtype = torch.float32  # compute dtype, resolved once by runtime.resolve_precision
 
 
-def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable device, or DeviceError.
-
-    ``auto`` and a bare ``cuda`` mean GPU `local_rank` (this process's GPU under torchrun)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            name = "cuda"
-        else:
-            return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {name} requested but CUDA is not available")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise DeviceError(f"device {name} requested but only {torch.cuda.device_count()} CUDA devices exist")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("device mps requested but MPS is not available")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise DeviceError(f"unsupported device {name!r}")
-    return device
+def window_bytes_per_pixel(device: torch.device, dtype: torch.dtype, nf: int = MEASURED_NF) -> int:
+    """Peak bytes per window pixel: the measured figure scaled by the element size (activations are
+    stored in the compute dtype; bf16 measured 3.9 KB against fp32's 8.1) and by the feature width
+    (every activation has nf or a multiple of the growth, itself nf / 2 in the shipped widths)."""
+    base = CPU_BYTES_PER_PIXEL if device.type == "cpu" else GPU_BYTES_PER_PIXEL
+    return int(base * (torch.empty((), dtype=dtype).element_size() / 4) * (nf / MEASURED_NF))
 
 
-def free_memory_bytes(device: torch.device) -> int:
-    """Memory the next tile may use: free CUDA memory, or MemAvailable on the host."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    with contextlib.suppress(OSError, ValueError, StopIteration):
-        with open("/proc/meminfo") as f:
-            line = next(ln for ln in f if ln.startswith("MemAvailable:"))
-        return int(line.split()[1]) * 1024
-    return 4 << 30
-
-
-def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch.float32) -> int:
+def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch.float32, nf: int = MEASURED_NF) -> int:
     """Largest tile (multiple of 64, 128..2048) whose window fits in a quarter of free memory, and on
-    the CPU in CPU_WINDOW_BYTES, computing in `dtype`."""
+    the CPU in CPU_WINDOW_BYTES, for a model of width `nf` computing in `dtype`."""
     budget = free_memory_bytes(device) // 4
     if device.type == "cpu":
         budget = min(budget, CPU_WINDOW_BYTES)
-        per_pixel = CPU_BYTES_PER_PIXEL.get(dtype, CPU_BYTES_PER_PIXEL[torch.float32])
-    else:
-        per_pixel = GPU_BYTES_PER_PIXEL
-    side = int((budget / per_pixel) ** 0.5) - 2 * tile_pad
+    side = int((budget / window_bytes_per_pixel(device, dtype, nf)) ** 0.5) - 2 * tile_pad
     return int(min(2048, max(128, side // 64 * 64)))
 
 
@@ -168,25 +132,6 @@ def plan_tiles(height: int, width: int, tile: int, tile_pad: int) -> list[Tile]:
     ]
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """The compute dtype for `name` on `device`, or DeviceError.
-
-    ``auto`` is bfloat16 on a CPU with native bf16 instructions (autocast: 1.6x faster there and
-    -0.03 dB PSNR-mu on the validation set, see benchmarks/cpu_merge.py) and float32 elsewhere.
-    ``float16`` needs CUDA; ``bfloat16`` a CPU or a CUDA GPU that supports it."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cpu" and native_bf16() else torch.float32
-    if name not in PRECISIONS:
-        raise DeviceError(f"unknown precision {name!r} (choose {', '.join(PRECISIONS)})")
-    if name == "float16" and device.type != "cuda":
-        raise DeviceError("float16 (--half) needs a CUDA device; on the CPU use bfloat16")
-    if name == "bfloat16" and device.type not in ("cpu", "cuda"):
-        raise DeviceError(f"bfloat16 is not supported on {device.type}")
-    if name == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise DeviceError(f"{device} does not support bfloat16")
-    return getattr(torch, name)
-
-
 def _autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
     if dtype == torch.float32:
         return contextlib.nullcontext()
@@ -206,8 +151,7 @@ def run_window(
     ldrs = torch.from_numpy(np.ascontiguousarray(window)).to(device).permute(0, 3, 1, 2).unsqueeze(0)
     names = TTA_TRANSFORMS if options.tta else TTA_TRANSFORMS[:1]
     total = None
-    dtype = resolve_precision(options.precision, device)
-    with torch.inference_mode(), _autocast(device, dtype):
+    with torch.inference_mode(), _autocast(device, options.dtype):
         for name in names:
             inputs = build_inputs(tta_apply(ldrs, name), exposures, convention)
             out = tta_invert(model(*inputs), name).float()
@@ -235,8 +179,8 @@ def merge(
     """
     height, width = frames.shape[1:3]
     padded = pad_to_multiple(frames)
-    dtype = resolve_precision(options.precision, device)  # refuses a bad precision before any work
-    tile = default_tile(device, options.tile_pad, dtype) if options.tile is None else options.tile
+    nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
+    tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
     tiles = plan_tiles(padded.shape[1], padded.shape[2], tile, options.tile_pad)
     out = np.empty(padded.shape[1:], dtype=np.float32)
     model = model.to(device)
@@ -254,8 +198,3 @@ def _tiles(tiles: list[Tile], progress: Progress | None) -> Iterator[Tile]:
         yield t
         if progress:
             progress(i, len(tiles))
-
-
-def cpu_threads() -> int:
-    """Threads torch uses on the CPU (for `adnet info`)."""
-    return torch.get_num_threads() or os.cpu_count() or 1

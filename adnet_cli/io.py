@@ -13,10 +13,11 @@ an existing file that was to be overwritten stays intact.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import secrets
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,13 +26,12 @@ import cv2
 import numpy as np
 import OpenEXR
 
+from adnet_cli.choices import HDR_SUFFIXES
 from adnet_cli.cvlog import quiet_opencv
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
 
-HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")
 LDR_INPUT_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
-PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
 LDR_OUTPUT_SUFFIXES_8BIT: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 LDR_OUTPUT_SUFFIXES_16BIT: tuple[str, ...] = (".png", ".tif", ".tiff")
 
@@ -220,19 +220,48 @@ def check_output_path(path: Path, suffixes: tuple[str, ...], *, overwrite: bool)
         raise OutputError(f"{path}: folder {parent} does not exist")
 
 
+# (temporary, final) pairs of the innermost all_or_nothing() block; None outside one.
+_staged: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("staged", default=None)
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Files written inside the block stay at their temporary names until it ends; then all are
+    renamed onto their paths. If the block raises, every temporary file is removed and no path is
+    touched, so an earlier result survives a failed command whole (an HDR and its preview)."""
+    staged: list[tuple[Path, Path]] = []
+    token = _staged.set(staged)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    finally:
+        _staged.reset(token)
+    for tmp, path in staged:
+        os.replace(tmp, path)
+
+
 def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a new temporary file next to ``path``, then rename it over ``path``.
+    """Call ``write`` on a new temporary file next to ``path``, then rename it over ``path`` (at the
+    end of the enclosing :func:`all_or_nothing` block, if any).
 
     The temporary name keeps the real extension last. Any failure removes the temporary
     file and raises OutputError (KeyboardInterrupt and the like are cleaned up and re-raised).
     """
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix.lower()}")
+    staged = _staged.get()
     try:
         with open(tmp, "xb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if staged is None:
+            os.replace(tmp, path)
+        else:
+            staged.append((tmp, path))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -13,9 +13,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from .errors import DeviceError
-
-BACKENDS = ("torchvision", "torch")
+from adnet_cli.choices import DEFORM_BACKENDS as BACKENDS
+from adnet_cli.errors import DeviceError
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,8 +22,9 @@ from typing import Literal
 
 import torch
 
+from adnet_cli.choices import CONVENTIONS
+
 Convention = Literal["kalantari", "ntire"]
-CONVENTIONS: tuple[str, ...] = ("kalantari", "ntire")
 GAMMA: dict[str, float] = {"kalantari": 2.2, "ntire": 2.24}
 
 Exposures = Sequence[float] | torch.Tensor

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from adnet_cli.choices import RESPONSES
 from adnet_cli.errors import InputError
 
-RESPONSES: tuple[str, ...] = ("gamma", "srgb", "calibrate")
 CALIBRATION_SAMPLES = 200  # Debevec pixel samples; 70 (OpenCV's default) is noticeably noisier
 CALIBRATION_LAMBDA = 10.0  # Debevec smoothness weight (OpenCV's default)
 

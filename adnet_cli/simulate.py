@@ -35,7 +35,8 @@ import cv2
 import numpy as np
 
 from adnet_cli.camera import CameraParams, capture, capture_camera, draw_camera, draw_exposures
-from adnet_cli.scene_sources import HdrFolderSource, LdrFolderSource, SceneSource, loguniform, sources_from_folder
+from adnet_cli.choices import CAMERAS
+from adnet_cli.scene_sources import SceneSource, loguniform
 
 SS = 2  # supersampling factor of scene rendering and warping
 MAX_ROTATION_DEG = 1.5
@@ -46,7 +47,6 @@ READ_SIGMA = (5e-4, 3e-3)  # read noise in signal units, log-uniform per sample
 SATURATED_FRACTION = (0.02, 0.2)  # target share of saturated medium-frame pixels
 MEDIAN_SIGNAL = (0.08, 0.35)  # bounds on the medium frame's median signal
 NOISE_CELLS = (2.0, 8.0, 32.0)  # value-noise feature sizes of leaf textures, output pixels
-CAMERAS = ("gamma", "realistic")
 DARK_PROB = 0.15
 DARK_MEDIAN = (0.004, 0.04)
 DARK_SATURATED = (0.0, 0.02)

@@ -12,10 +12,10 @@ values (the count of repaired pixels) or ValueError for bad arguments.
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 
+from adnet_cli.choices import TONEMAP_OPERATORS as OPERATORS
 from adnet_cli.cvlog import quiet_opencv
 
 MU = 5000.0
@@ -117,7 +117,6 @@ def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float = MU) -> np.
     return shown
 
 
-OPERATORS: tuple[str, ...] = ("mu", "reinhard", "drago", "mantiuk")
 DISPLAY_GAMMA = 2.2  # default display gamma of the OpenCV operators
 WHITE_PERCENTILE = 99.0  # the brightness percentile that maps to 1 before any operator
 

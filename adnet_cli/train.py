@@ -20,13 +20,13 @@ import torch
 import torch.distributed as dist
 
 from adnet_cli.errors import AdnetError
-from adnet_cli.inference import resolve_device
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
-from adnet_cli.tonemap import MU
+from adnet_cli.runtime import resolve_device, torchrun_launch
 from adnet_cli.scene_sources import VALIDATION_SCENES
+from adnet_cli.tonemap import MU
 from adnet_cli.train_data import DataSpec, SampleSource, make_batch
-from adnet_cli.validation import ValidationSets, validation_sets
+from adnet_cli.validation import ValidationSets, scoring_engine, validation_sets
 from adnet_cli.weights import META_RATIOS, load_weights, save_weights
 
 
@@ -220,20 +220,24 @@ def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int
     return out / "weights.safetensors"
 
 
-def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: None, resume: Path | None = None) -> dict[str, float]:
+def train(
+    config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: None, resume: Path | None = None
+) -> dict[str, float]:
     """Run (or continue) training; returns the last validation metrics (rank 0; {} elsewhere).
 
     Under torchrun (WORLD_SIZE > 1) each process trains on its own batches of `batch_size`
     (so the global batch is world_size x batch_size) with DistributedDataParallel.
     """
-    world, rank, local_rank = (int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", 1), ("RANK", 0), ("LOCAL_RANK", 0)))
+    launch = torchrun_launch()
+    world, rank, local_rank = launch.world, launch.rank, launch.local_rank
     device = _device(config.device, local_rank)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     config.out_dir.mkdir(parents=True, exist_ok=True)
     run = _build(config, device, resume)
     if world > 1:
-        run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=[device.index] if device.type == "cuda" else None)
+        device_ids = [device.index] if device.type == "cuda" else None
+        run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=device_ids)
     source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
                           config.camera, (2.0, config.max_ratio), config.holdout)
     val = validation_sets(config.val_count, config.val_size, config.val_scenes) if rank == 0 else ValidationSets([], [])
@@ -250,7 +254,7 @@ def train(config: TrainConfig, report: Callable[[TrainEvent], None] = lambda e: 
             _emit(report, log, TrainEvent("step", run.step, values), rank)
             last = run.step == config.steps or _out_of_time(config, trained, world, device)
             if rank == 0 and (run.step % config.val_every == 0 or last) and val.synthetic:
-                metrics = val.score(_unwrap(run.model), config.convention, device)
+                metrics = val.score(scoring_engine(_unwrap(run.model), config.convention, device))
                 _emit(report, log, TrainEvent("validation", run.step, {**metrics, "train_seconds": trained}), rank)
                 if config.snapshots:
                     _snapshot(config, run, metrics, images, source.simulated_ratios)

@@ -14,7 +14,8 @@ import torch
 
 from adnet_cli.datasets import Scene, SceneRef, detect_layout, find_scenes
 from adnet_cli.errors import InputError
-from adnet_cli.simulate import SimulatorConfig, simulate, sources_from_folder
+from adnet_cli.scene_sources import sources_from_folder
+from adnet_cli.simulate import SimulatorConfig, simulate
 
 DATA_KINDS = ("synthetic", "hdr", "kalantari", "ntire")
 GAMMA_DISTURB_PROB = 0.3

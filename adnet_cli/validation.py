@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adnet_cli.bases import base_image
 from adnet_cli.classical import classical_merge
 from adnet_cli.datasets import to_network_domain
-from adnet_cli.inference import MergeOptions, merge
+from adnet_cli.engine import Engine
+from adnet_cli.inference import MergeOptions
 from adnet_cli.metrics import psnr_l, psnr_mu
-from adnet_cli.bases import base_image
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, linear_power, to_linear
 from adnet_cli.scene_sources import VALIDATION_SCENES, HdrFolderSource
@@ -71,12 +72,12 @@ class ValidationSets:
     def named(self) -> dict[str, list[Sample]]:
         return {name: samples for name, samples in zip(SETS, (self.synthetic, self.real)) if samples}
 
-    def score(self, model: ADNet, convention: Convention, device: torch.device) -> dict[str, float]:
+    def score(self, engine: Engine) -> dict[str, float]:
         """:func:`score` on each set, flattened: ``psnr_mu``/``psnr_l`` (the synthetic set, as logs have
         always said) and ``<set>.<subset>.psnr_mu``/``.psnr_l`` for every set and subset."""
         flat: dict[str, float] = {}
         for name, samples in self.named().items():
-            flat.update(flatten(name, score(model, samples, convention, device)))
+            flat.update(flatten(name, score(engine, samples)))
         flat.update({k: flat[f"synthetic.all.{k}"] for k in ("psnr_mu", "psnr_l") if f"synthetic.all.{k}" in flat})
         return flat
 
@@ -110,16 +111,20 @@ def _scored(merge_one: Callable[[Sample], np.ndarray], samples: list[Sample]) ->
     return _mean_scores([merge_one(s) for s in samples], samples)
 
 
-def score(
-    model: ADNet, samples: list[Sample], convention: Convention, device: torch.device, precision: str = "float32"
-) -> dict[str, dict[str, float]]:
-    """Mean PSNR-mu / PSNR-l (dB) of `model` over `samples` per subset, run as `adnet merge` runs it
-    (whole image), in float32 unless `precision` says otherwise (the numbers in weights cards are float32)."""
+def scoring_engine(model: ADNet, convention: Convention, device: torch.device,
+                   dtype: torch.dtype = torch.float32) -> Engine:
+    """The engine weights cards are scored with: whole images (no tiles), float32 unless `dtype`."""
+    return Engine(model, convention, device, MergeOptions(tile=0, dtype=dtype))
+
+
+def score(engine: Engine, samples: list[Sample]) -> dict[str, dict[str, float]]:
+    """Mean PSNR-mu / PSNR-l (dB) of the engine's merges over `samples` per subset (the engine is
+    `adnet merge`'s; :func:`scoring_engine` makes the one weights cards use)."""
+    model = engine.model
     was_training = model.training
     model.eval()
-    options = MergeOptions(tile=0, precision=precision)
     try:
-        return _scored(lambda s: merge(model, s.ldrs, tuple(s.exposures), convention, device, options), samples)
+        return _scored(lambda s: engine.merge_arrays(s.ldrs, s.exposures), samples)
     finally:
         model.train(was_training)
 

@@ -8,8 +8,11 @@ PyTorch files (as the original release's training code writes them) are read onl
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 
@@ -17,10 +20,11 @@ from adnet_cli.errors import WeightsError
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import CONVENTIONS, Convention
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "adnet-synthetic.safetensors"
+DEFAULT_WEIGHTS_NAME = "adnet-synthetic.safetensors"  # package data: adnet_cli/checkpoints/ (weights/README.md is its card)
 ORIGINAL_RELEASE_CONVENTION: Convention = "ntire"  # the original code was the NTIRE 2021 entry
 _WRAPPERS = ("state_dict", "params_ema", "params", "model", "net", "generator")
 _PREFIXES = ("module.", "_orig_mod.")
+_MAX_WRAPPERS = 4  # e.g. {"params_ema": {"state_dict": ...}}; real checkpoints use one or two
 META_CONVENTION = "adnet.convention"
 META_CONFIG = "adnet.config"
 META_RATIOS = "adnet.ratio_range"  # "lo,hi": the exposure ratios (medium/short, long/medium) trained on
@@ -36,9 +40,15 @@ class LoadedWeights:
     metadata: dict[str, str]
 
 
+def shipped_weights_path() -> Path:
+    """The checkpoint installed with the package (``importlib.resources``: a checkout, an editable or
+    a wheel install alike)."""
+    return Path(str(resources.files("adnet_cli") / "checkpoints" / DEFAULT_WEIGHTS_NAME))
+
+
 def default_weights_path() -> Path:
-    """The shipped checkpoint, or the file named by the ``ADNET_WEIGHTS`` environment variable."""
-    return Path(os.environ.get("ADNET_WEIGHTS", DEFAULT_WEIGHTS))
+    """The file named by the ``ADNET_WEIGHTS`` environment variable, else the shipped checkpoint."""
+    return Path(os.environ["ADNET_WEIGHTS"]) if os.environ.get("ADNET_WEIGHTS") else shipped_weights_path()
 
 
 def resolve_weights(spec: str | None) -> Path:
@@ -46,10 +56,8 @@ def resolve_weights(spec: str | None) -> Path:
     if spec is None:
         path = default_weights_path()
         if not path.is_file():
-            raise WeightsError(
-                f"no weights: {path} is not there (this build ships no trained checkpoint yet); "
-                "pass --weights PATH or hf://owner/repo/file"
-            )
+            where = "ADNET_WEIGHTS names" if os.environ.get("ADNET_WEIGHTS") else "the shipped checkpoint"
+            raise WeightsError(f"no weights: {path} ({where}) is not there; pass --weights PATH or hf://owner/repo/file")
         return path
     if spec.startswith("hf://"):
         return _from_hub(spec)
@@ -60,17 +68,40 @@ def resolve_weights(spec: str | None) -> Path:
 
 
 def _from_hub(spec: str) -> Path:
-    parts = spec[len("hf://"):].split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise WeightsError(f"bad weights address {spec!r}: expected hf://owner/repo/filename")
-    from huggingface_hub import hf_hub_download
+    """``hf://owner/repo[@revision]/path`` (huggingface_hub's own URI grammar) -> the cached file:
+    the local cache first (no network), then one download, after a quick check that the Hub can be
+    reached at all (otherwise the Hub client retries for half a minute before it gives up)."""
+    from huggingface_hub import constants, hf_hub_download, parse_hf_uri
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     try:
-        return Path(hf_hub_download(f"{parts[0]}/{parts[1]}", parts[2], local_files_only=offline))
+        uri = parse_hf_uri(spec)
+    except ValueError as exc:
+        raise WeightsError(f"bad weights address {spec!r}: expected hf://owner/repo[@revision]/file ({exc})") from exc
+    if uri.type != "model" or not uri.path_in_repo:
+        raise WeightsError(f"bad weights address {spec!r}: expected hf://owner/repo[@revision]/file in a model repository")
+    where = dict(repo_id=uri.id, filename=uri.path_in_repo, revision=uri.revision)
+    try:
+        return Path(hf_hub_download(**where, local_files_only=True))
+    except Exception:  # not cached (the hub raises several types for it)
+        pass
+    if constants.HF_HUB_OFFLINE:
+        raise WeightsError(f"cannot fetch {spec}: not in the local Hugging Face cache (HF_HUB_OFFLINE is set)")
+    if not _reachable(constants.ENDPOINT):
+        raise WeightsError(f"cannot fetch {spec}: {constants.ENDPOINT} cannot be reached and the file is not cached")
+    try:
+        return Path(hf_hub_download(**where))
     except Exception as exc:  # the hub raises many types; all mean "could not get the file"
-        where = "not in the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else type(exc).__name__
-        raise WeightsError(f"cannot fetch {spec}: {where}") from exc
+        raise WeightsError(f"cannot fetch {spec}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+
+def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the endpoint's host opens within `timeout` seconds."""
+    url = urlsplit(endpoint)
+    try:
+        with socket.create_connection((url.hostname or "", url.port or (443 if url.scheme == "https" else 80)), timeout):
+            return True
+    except OSError:
+        return False
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -88,11 +119,15 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise WeightsError(f"cannot read weights {path}: {exc}".splitlines()[0]) from exc
-    while isinstance(state, dict) and not _is_tensor_dict(state):
+    for _ in range(_MAX_WRAPPERS + 1):  # bounded: a checkpoint can contain itself
+        if not isinstance(state, dict) or _is_tensor_dict(state):
+            break
         inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
         if inner is None:
             raise WeightsError(f"{path}: no tensors found (top-level keys: {', '.join(map(str, list(state)[:8]))})")
         state = inner
+    else:
+        raise WeightsError(f"{path}: no tensors within {_MAX_WRAPPERS} levels of wrapping (state_dict, params ...)")
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: not a state dict")
     return {_strip(k): v for k, v in state.items()}, metadata

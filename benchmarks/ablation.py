@@ -34,7 +34,7 @@ def command(config: str, out: Path, minutes: float, val_every: int, seed: int) -
             "--steps", "100000", "--max-minutes", str(minutes), "--val-every", str(val_every),
             "--checkpoint-every", "100000", "--seed", str(seed)]
     if init:
-        args += ["--init", str(ROOT / "weights" / "adnet-synthetic.safetensors")]
+        args += ["--init", str(ROOT / "adnet_cli" / "checkpoints" / "adnet-synthetic.safetensors")]
     return args
 
 

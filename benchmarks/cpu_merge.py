@@ -33,12 +33,16 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from adnet_cli import ops  # noqa: E402
-from adnet_cli.cpu import keep_freed_memory  # noqa: E402
-from adnet_cli.inference import MergeOptions, merge, resolve_precision  # noqa: E402
+from adnet_cli.inference import MergeOptions, merge  # noqa: E402
 from adnet_cli.model import ADNet  # noqa: E402
-from tests.conftest import randomise, synthetic_bracket  # noqa: E402
+from adnet_cli.runtime import (  # noqa: E402
+    keep_freed_memory,  # noqa: E402
+    precision_label,
+    resolve_precision,
+)
+from tests.helpers import randomise, synthetic_bracket  # noqa: E402
 
-# name -> (MergeOptions fields, keep freed memory, baseline deform op)
+# name -> (MergeOptions fields, with the precision by name; keep freed memory; baseline deform op)
 CONFIGS: dict[str, tuple[dict, bool, bool]] = {
     "baseline": ({"tile": 0, "precision": "float32"}, False, True),
     "default": ({}, True, False),
@@ -82,15 +86,16 @@ def worker(config: str, height: int, width: int, out_path: str) -> None:
         ops._deform_conv_torch = baseline_deform_conv
     model = randomise(ADNet(deform_backend="torch"))
     frames, times = synthetic_bracket(height, width)
-    cpu, options = torch.device("cpu"), MergeOptions(**fields)
+    cpu, fields = torch.device("cpu"), dict(fields)
+    dtype = resolve_precision(fields.pop("precision", "auto"), cpu)
+    options = MergeOptions(**fields, dtype=dtype)
     merge(model, frames[:, :64, :64], times, "kalantari", cpu, options)  # warm-up: oneDNN kernels, weight casts
     start = time.perf_counter()
     out = merge(model, frames, times, "kalantari", cpu, options)
     seconds = time.perf_counter() - start
     np.save(out_path, out)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    dtype = str(resolve_precision(options.precision, cpu)).removeprefix("torch.")
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "dtype": dtype}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "dtype": precision_label(options.dtype)}))
 
 
 def network_gflop_per_mp() -> float:
@@ -177,7 +182,7 @@ def speed_table(sizes: list[float], configs: list[str]) -> None:
 
 def quality() -> None:
     """PSNR-mu / PSNR-l of the shipped weights in float32 and bfloat16 on the fixed validation set."""
-    from adnet_cli.validation import score, validation_set
+    from adnet_cli.validation import score, scoring_engine, validation_set
     from adnet_cli.weights import load_weights
 
     keep_freed_memory()
@@ -186,7 +191,7 @@ def quality() -> None:
     cpu, found = torch.device("cpu"), {}
     for precision in ("float32", "bfloat16"):
         start = time.perf_counter()
-        found[precision] = score(loaded.model, samples, loaded.convention, cpu, precision=precision)["all"]
+        found[precision] = score(scoring_engine(loaded.model, loaded.convention, cpu, getattr(torch, precision)), samples)["all"]
         found[precision]["seconds"] = time.perf_counter() - start
         print(f"{precision:<9} PSNR-mu {found[precision]['psnr_mu']:.3f} dB  PSNR-l {found[precision]['psnr_l']:.3f} dB"
               f"  {found[precision]['seconds']:.1f} s", flush=True)

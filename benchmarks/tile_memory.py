@@ -22,18 +22,19 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np, torch
-from adnet_cli.cpu import keep_freed_memory
+from adnet_cli.runtime import keep_freed_memory, resolve_precision
 from adnet_cli.inference import MergeOptions, merge
 from adnet_cli.model import ADNet
-from tests.conftest import randomise, synthetic_bracket
-side, device, precision = int(sys.argv[1]), torch.device(sys.argv[2]), sys.argv[3]
+from tests.helpers import randomise, synthetic_bracket
+side, device = int(sys.argv[1]), torch.device(sys.argv[2])
+dtype = resolve_precision(sys.argv[3], device)
 keep_freed_memory()
 model = randomise(ADNet(deform_backend="torch"))
 frames, times = synthetic_bracket(side, side)
-merge(model, frames[:, :16, :16], times, "kalantari", device, MergeOptions(tile=0, precision=precision))  # warm-up
+merge(model, frames[:, :16, :16], times, "kalantari", device, MergeOptions(tile=0, dtype=dtype))  # warm-up
 idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
-merge(model, frames, times, "kalantari", device, MergeOptions(tile=0, precision=precision))
+merge(model, frames, times, "kalantari", device, MergeOptions(tile=0, dtype=dtype))
 elapsed = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"seconds": elapsed, "idle_kb": idle, "peak_kb": peak}}))
@@ -50,7 +51,8 @@ def main() -> None:
     print(f"{'side':>5} {'s/MP':>7} {'ratio':>6} {'peak MB':>8} {'B/px':>7}")
     first = None
     for side in (int(s) for s in args.sides.split(",")):
-        done = subprocess.run([sys.executable, "-c", code, str(side), args.device, args.precision], capture_output=True, text=True)
+        command = [sys.executable, "-c", code, str(side), args.device, args.precision]
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{side:>5} failed: {done.stderr.strip().splitlines()[-1]}")
             continue

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adnet_cli.inference import MergeOptions, merge  # noqa: E402
 from adnet_cli.model import ADNet  # noqa: E402
-from tests.conftest import randomise, synthetic_bracket  # noqa: E402
+from tests.helpers import randomise, synthetic_bracket  # noqa: E402
 
 
 def main() -> None:
@@ -33,12 +33,12 @@ def main() -> None:
     frames, times = synthetic_bracket(height, width)
     model = randomise(ADNet(deform_backend="torch"))
     cpu = torch.device("cpu")
-    whole = merge(model, frames, times, "kalantari", cpu, MergeOptions(tile=0, precision="float32"))
+    whole = merge(model, frames, times, "kalantari", cpu, MergeOptions(tile=0, dtype=torch.float32))
     print(f"{height}x{width}, tile {args.tile}, random weights; whole-image peak {whole.max():.4g}")
     print(f"{'pad':>4} {'max rel diff':>13} {'mean rel diff':>14} {'time s':>7}")
     for pad in (int(p) for p in args.pads.split(",")):
         start = time.perf_counter()
-        tiled = merge(model, frames, times, "kalantari", cpu, MergeOptions(tile=args.tile, tile_pad=pad, precision="float32"))
+        tiled = merge(model, frames, times, "kalantari", cpu, MergeOptions(tile=args.tile, tile_pad=pad, dtype=torch.float32))
         diff = np.abs(tiled - whole)
         print(f"{pad:>4} {diff.max() / np.abs(whole).max():>13.2e} {diff.mean() / np.abs(whole).mean():>14.2e}"
               f" {time.perf_counter() - start:>7.2f}")

@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from adnet_cli.cpu import native_bf16
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import build_inputs
+from adnet_cli.runtime import native_bf16
 from adnet_cli.train import hdr_loss
 from adnet_cli.train_data import DataSpec, SampleSource, make_batch
 

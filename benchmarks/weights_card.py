@@ -2,10 +2,11 @@
 validation sets, static and moving brackets apart.
 
 Run from the repository root:
-    python benchmarks/weights_card.py weights/adnet-synthetic.safetensors [OTHER.safetensors ...]
+    python benchmarks/weights_card.py adnet_cli/checkpoints/adnet-synthetic.safetensors [OTHER.safetensors ...]
         [--scenes ../shared/datasets/hdr] [--json FILE]
 Prints one markdown table per set (synthetic dead leaves; real scenes held out of training, when
---scenes holds them; the example bracket examples/workshop/, static, made from a held-out scene) with PSNR-mu and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
+--scenes holds them; the example bracket examples/workshop/, static, made from a held-out scene) with PSNR-mu
+and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
 static and moving brackets for each checkpoint, each residual checkpoint's base alone, OpenCV's
 Debevec and Robertson merges and the medium frame alone, all computed in this process; then each
 checkpoint's margin over the best of the others by PSNR-mu, per subset.
@@ -25,7 +26,7 @@ from adnet_cli.classical import METHODS
 from adnet_cli.io import read_hdr, read_ldr
 from adnet_cli.scene_sources import validation_scene_files
 from adnet_cli.simulate import Sample
-from adnet_cli.validation import SUBSETS, score, score_base, score_method, validation_sets
+from adnet_cli.validation import SUBSETS, score, score_base, score_method, scoring_engine, validation_sets
 from adnet_cli.weights import load_weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def card(weights: list[str], sets: dict[str, list[Sample]]) -> dict[str, dict[st
         rows: dict[str, Scores] = {}
         for w in loaded:
             start = time.perf_counter()
-            rows[f"adnet {w.path.name}"] = score(w.model, samples, w.convention, torch.device("cpu"))
+            rows[f"adnet {w.path.name}"] = score(scoring_engine(w.model, w.convention, torch.device("cpu")), samples)
             rows[f"adnet {w.path.name}"]["seconds"] = {"psnr_mu": time.perf_counter() - start, "psnr_l": 0.0}
             base = w.model.config.base
             if base != "none" and f"base ({base})" not in rows:

@@ -8,8 +8,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from adnet_cli.camera import TONE_CURVES, WARP_AMPLITUDE, CameraParams, capture_camera, draw_camera, tone_curve
-from adnet_cli.camera import SMALL_STEPS, draw_exposures
+from adnet_cli.camera import (
+    SMALL_STEPS,
+    TONE_CURVES,
+    WARP_AMPLITUDE,
+    CameraParams,
+    capture_camera,
+    draw_camera,
+    draw_exposures,
+    tone_curve,
+)
 from adnet_cli.simulate import DARK_MEDIAN, MEDIAN_SIGNAL, SimulatorConfig, simulate
 from adnet_cli.validation import validation_set
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import fails_cleanly, synthetic_bracket
+from helpers import fails_cleanly, synthetic_bracket
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 from typer.testing import CliRunner
@@ -174,16 +174,20 @@ def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoin
 
     from adnet_cli.errors import OutputError
 
-    merge_cli = sys.modules["adnet_cli.cli.merge"]  # the package re-exports the command under this name
-
     def broken(*args, **kwargs):
         raise OutputError("disk full")
 
-    monkeypatch.setattr(merge_cli, "write_ldr_image", broken)
+    monkeypatch.setattr(sys.modules["adnet_cli.engine"], "write_ldr_image", broken)
     out = tmp_path / "scene.exr"
     result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "disk full")
     assert not out.exists()
+    out.write_bytes(b"the earlier result")  # with --overwrite the old file survives the failed preview
+    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--overwrite",
+                    "--weights", random_checkpoint, "-q")
+    fails_cleanly(result, "disk full")
+    assert out.read_bytes() == b"the earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 @pytest.mark.parametrize("flag", [["--precision", "float32"], ["--precision", "bfloat16"], ["--bf16"]])
@@ -195,7 +199,8 @@ def test_precision_options_reach_the_library(tmp_path, bracket, random_checkpoin
     assert f"cpu, {precision}," in result.stderr
     loaded = load_weights(str(random_checkpoint))
     frames = np.stack([cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255 for p in bracket])
-    expected = merge(loaded.model, frames, (1, 4, 16), "kalantari", torch.device("cpu"), MergeOptions(precision=precision))
+    options = MergeOptions(dtype=getattr(torch, precision))
+    expected = merge(loaded.model, frames, (1, 4, 16), "kalantari", torch.device("cpu"), options)
     np.testing.assert_allclose(read_hdr(out), expected, rtol=2e-3, atol=1e-4)
 
 

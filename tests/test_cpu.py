@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from adnet_cli.cpu import keep_freed_memory, native_bf16, release_freed_memory
+from adnet_cli.runtime import keep_freed_memory, native_bf16
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_native_bf16_is_false_without_cpuinfo(tmp_path):
 
 _FAULTS = """
 import resource, sys, torch
-from adnet_cli.cpu import keep_freed_memory
+from adnet_cli.runtime import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 conv = torch.nn.Conv2d(16, 16, 3, padding=1)
 def faults():
@@ -64,7 +64,7 @@ def test_keep_freed_memory_stops_the_kernel_zero_filling_every_activation():
 def test_release_freed_memory_returns_kept_memory_to_the_kernel():
     code = """
 import resource, torch
-from adnet_cli.cpu import keep_freed_memory, release_freed_memory
+from adnet_cli.runtime import keep_freed_memory, release_freed_memory
 def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20

@@ -15,7 +15,7 @@ import pytest
 import tifffile
 import torch
 
-from adnet_cli.datasets import LAYOUTS, Scene, detect_layout, find_scenes, scene_to_network_target
+from adnet_cli.datasets import LAYOUTS, Scene, detect_layout, find_scenes, to_network_domain
 from adnet_cli.errors import InputError
 from adnet_cli.preprocess import CONVENTIONS, to_linear
 
@@ -220,7 +220,7 @@ def test_ntire_loads_on_project_scale(request: pytest.FixtureRequest, fixture: s
 @pytest.mark.parametrize("fixture", ["kalantari_root", "ntire_root", "ntire_folders_root"])
 def test_network_target_round_trip(request: pytest.FixtureRequest, fixture: str, convention: str) -> None:
     scene = find_scenes(request.getfixturevalue(fixture))[0].load()
-    target = scene_to_network_target(scene, convention)
+    target = to_network_domain(scene.hdr, scene.exposures, convention)
     assert target.dtype == np.float32 and target.shape == scene.hdr.shape
     assert not np.allclose(target, scene.hdr)  # the network's domain is not the linear scale
     back = to_linear(torch.from_numpy(target).permute(2, 0, 1)[None], scene.exposures, convention)

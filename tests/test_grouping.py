@@ -12,7 +12,14 @@ import pytest
 from shots import START, exposed, scene, write_jpeg
 
 from adnet_cli.bracket import (
-    Bracket, exif_exposures, output_scale, parse_frame_indices, parse_scale, plan_bracket, read_bracket, select_frames,
+    Bracket,
+    exif_exposures,
+    output_scale,
+    parse_frame_indices,
+    parse_scale,
+    plan_bracket,
+    read_bracket,
+    select_frames,
 )
 from adnet_cli.errors import InputError
 from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_bracket
+from helpers import synthetic_bracket
 
-from adnet_cli import inference
+from adnet_cli import runtime
 from adnet_cli.errors import DeviceError
 from adnet_cli.inference import (
     TTA_TRANSFORMS,
@@ -16,14 +16,13 @@ from adnet_cli.inference import (
     merge,
     pad_to_multiple,
     plan_tiles,
-    resolve_device,
-    resolve_precision,
     tta_apply,
     tta_invert,
 )
+from adnet_cli.runtime import resolve_device, resolve_precision
 
 CPU = torch.device("cpu")
-FP32 = {"precision": "float32"}  # the exact path; "auto" is bfloat16 on CPUs with native bf16
+FP32 = {"dtype": torch.float32}  # the exact path (also the default)
 
 
 class Pointwise(torch.nn.Module):
@@ -104,7 +103,7 @@ def test_bfloat16_tiles_and_whole_image_agree_to_bf16_precision(random_model):
     differently from the whole image, never by more than a few steps."""
     frames, times = synthetic_bracket(96, 136)
     runs = {
-        (p, tile): merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=tile, precision=p))
+        (p, tile): merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=tile, dtype=getattr(torch, p)))
         for p in ("float32", "bfloat16")
         for tile in (0, 48)
     }
@@ -151,14 +150,13 @@ def test_resolve_device():
 def test_half_needs_cuda():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
-    frames, times = synthetic_bracket(8, 8)
     with pytest.raises(DeviceError, match="CUDA"):
-        merge(Pointwise(), frames, times, "ntire", CPU, MergeOptions(tile=0, precision="float16"))
+        resolve_precision("float16", CPU)
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_is_bfloat16_only_on_cpus_with_native_bf16(monkeypatch, native):
-    monkeypatch.setattr(inference, "native_bf16", lambda: native)
+    monkeypatch.setattr(runtime, "native_bf16", lambda: native)
     assert resolve_precision("auto", CPU) == (torch.bfloat16 if native else torch.float32)
     assert resolve_precision("float32", CPU) == torch.float32
     assert resolve_precision("bfloat16", CPU) == torch.bfloat16

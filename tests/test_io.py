@@ -530,3 +530,26 @@ def test_hdr_writers_stream_row_blocks_without_changing_a_byte(tmp_path, monkeyp
     monkeypatch.setattr(io, "_ROWS_PER_BLOCK", 4)
     write_hdr_image(tmp_path / f"blocks{suffix}", rgb)
     assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"blocks{suffix}").read_bytes()
+
+
+def test_all_or_nothing_keeps_earlier_files_when_a_later_write_fails(tmp_path):
+    """An HDR and its preview are renamed into place together: when the preview cannot be written,
+    the HDR already on disk is the old one, and no temporary file is left."""
+    from adnet_cli.errors import OutputError
+    from adnet_cli.io import all_or_nothing, read_hdr, write_hdr_image, write_ldr_image
+
+    old, new = np.full((4, 5, 3), 0.25, np.float32), np.full((4, 5, 3), 0.5, np.float32)
+    hdr = tmp_path / "out.exr"
+    write_hdr_image(hdr, old)
+    with pytest.raises(OutputError):
+        with all_or_nothing():
+            write_hdr_image(hdr, new, overwrite=True)
+            write_ldr_image(tmp_path / "missing-folder" / "p.png", np.zeros((4, 5, 3), np.uint8))
+    np.testing.assert_array_equal(read_hdr(hdr), old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.exr"]
+    with all_or_nothing():
+        write_hdr_image(hdr, new, overwrite=True)
+        write_ldr_image(tmp_path / "p.png", np.zeros((4, 5, 3), np.uint8))
+        np.testing.assert_array_equal(read_hdr(hdr), old)  # not yet renamed
+    np.testing.assert_array_equal(read_hdr(hdr), new)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.exr", "p.png"]

@@ -11,7 +11,15 @@ import pytest
 
 import adnet_cli.metrics as metrics_module
 from adnet_cli.metrics import (
-    METRICS, psnr, psnr_l, psnr_l_ntire, psnr_mu, psnr_mu_ntire, ssim, ssim_l, ssim_mu,
+    METRICS,
+    psnr,
+    psnr_l,
+    psnr_l_ntire,
+    psnr_mu,
+    psnr_mu_ntire,
+    ssim,
+    ssim_l,
+    ssim_mu,
 )
 
 LOG5001 = math.log(5001.0)

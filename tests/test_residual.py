@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import randomise, synthetic_bracket
+from helpers import randomise, synthetic_bracket
 from typer.testing import CliRunner
 
+from adnet_cli.bases import BASES, base_image, merge_weights
 from adnet_cli.cli import app
 from adnet_cli.inference import MergeOptions, merge
-from adnet_cli.bases import BASES, base_image, merge_weights
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
 from adnet_cli.weights import load_weights, read_state_dict, save_weights
@@ -103,10 +103,10 @@ def test_a_residual_correction_darkens_by_at_most_the_floor():
 def test_residual_models_tile_and_tta_like_the_whole_image(base):
     model = randomise(ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch"), seed=3)
     frames, times = synthetic_bracket(48, 64, seed=2)
-    whole = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, precision="float32"))
-    tiled = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=16, tile_pad=32, precision="float32"))
+    whole = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, dtype=torch.float32))
+    tiled = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=16, tile_pad=32, dtype=torch.float32))
     np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5 * float(whole.max()))
-    tta = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, tta=True, precision="float32"))
+    tta = merge(model, frames, times, "kalantari", torch.device("cpu"), MergeOptions(tile=0, tta=True, dtype=torch.float32))
     hand = []
     ldrs = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)
     with torch.no_grad():
@@ -179,11 +179,12 @@ def test_init_from_a_plain_model_starts_a_residual_run_at_its_base(tmp_path: Pat
 
 
 def test_the_base_alone_scores_as_an_untrained_residual_model():
-    from adnet_cli.validation import score, score_base, validation_set
+    from adnet_cli.validation import score, score_base, scoring_engine, validation_set
 
     samples = validation_set(3, 32)
     model = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch")
-    assert score(model, samples, "kalantari", torch.device("cpu")) == score_base(samples, "merge", "kalantari")
+    engine = scoring_engine(model, "kalantari", torch.device("cpu"))
+    assert score(engine, samples) == score_base(samples, "merge", "kalantari")
 
 
 def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path: Path):

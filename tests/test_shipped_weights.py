@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from adnet_cli.cli import app
 from adnet_cli.io import read_hdr
-from adnet_cli.weights import DEFAULT_WEIGHTS, load_weights
+from adnet_cli.weights import load_weights, shipped_weights_path
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workshop"
 
@@ -17,7 +17,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workshop"
 def test_default_weights_are_trained_and_state_their_convention(monkeypatch):
     monkeypatch.delenv("ADNET_WEIGHTS", raising=False)
     loaded = load_weights(None)
-    assert loaded.path == DEFAULT_WEIGHTS
+    assert loaded.path == shipped_weights_path()
+    assert loaded.path.parent.name == "checkpoints" and loaded.path.parent.parent.name == "adnet_cli"
     assert loaded.convention == "kalantari"
     assert int(loaded.metadata["adnet.steps"]) > 0 and "adnet.val.psnr_mu" in loaded.metadata
 
@@ -60,7 +61,7 @@ def test_no_channel_is_exactly_zero_where_every_frame_has_signal(monkeypatch):
     assert len(darks) == 3
     for s in darks:
         out = merge(loaded.model, s.ldrs, tuple(s.exposures), loaded.convention, torch.device("cpu"),
-                    MergeOptions(tile=0, precision="float32"))
+                    MergeOptions(tile=0, dtype=torch.float32))
         signal = (s.ldrs > 0).all(0)
         assert signal.mean() > 0.3  # the case is really exercised
         assert (out[signal] > 0).all(), f"{int((out[signal] <= 0).sum())} zero channels in a dark scene"

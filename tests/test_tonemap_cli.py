@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import OpenEXR
 import pytest
-from conftest import fails_cleanly
+from helpers import fails_cleanly
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app

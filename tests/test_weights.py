@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import randomise
+from helpers import randomise
 from test_model import random_original_state
 
 from adnet_cli.errors import WeightsError
@@ -132,5 +133,59 @@ def test_hub_address_offline_and_uncached_is_a_clear_error(tmp_path: Path):
     done = _resolve_in_subprocess("hf://someone/adnet/w.safetensors", _hub_env(tmp_path))
     assert done.returncode != 0
     assert "not in the local Hugging Face cache" in done.stderr
-    with pytest.raises(WeightsError, match="expected hf://owner/repo/filename"):
+    with pytest.raises(WeightsError, match=r"expected hf://owner/repo\[@revision\]/file"):
         resolve_weights("hf://only-owner")
+
+
+def _cache_file(tmp_path: Path, revision: str, commit: str, payload: bytes) -> None:
+    """A file in the Hugging Face cache layout for someone/adnet at `revision`."""
+    repo = tmp_path / "hf" / "hub" / "models--someone--adnet"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "w.safetensors").write_bytes(payload)
+
+
+def test_hub_address_pins_a_revision(tmp_path: Path):
+    """hf://owner/repo@revision/file is parsed by huggingface_hub and takes that revision's file."""
+    _cache_file(tmp_path, "main", "0" * 40, b"main")
+    _cache_file(tmp_path, "v1", "1" * 40, b"v1")
+    for spec, payload in (("hf://someone/adnet/w.safetensors", b"main"), ("hf://someone/adnet@v1/w.safetensors", b"v1")):
+        done = _resolve_in_subprocess(spec, _hub_env(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert Path(done.stdout.strip()).read_bytes() == payload
+
+
+def test_hub_unreachable_and_uncached_fails_fast_in_one_line(tmp_path: Path):
+    """Not offline by setting, but the endpoint does not answer: one clear error, no half-minute of retries."""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": "http://127.0.0.1:9"}
+    env.pop("HF_HUB_OFFLINE", None)
+    start = time.monotonic()
+    done = _resolve_in_subprocess("hf://someone/adnet/w.safetensors", env)
+    assert done.returncode != 0
+    assert "cannot be reached and the file is not cached" in done.stderr
+    assert "Retrying" not in done.stderr
+    assert time.monotonic() - start < 20  # generous: a subprocess start; the hub's own retries take 24 s
+
+
+def test_a_checkpoint_that_contains_itself_is_refused(tmp_path: Path):
+    nested: dict = {"note": "x"}
+    nested["state_dict"] = nested
+    path = tmp_path / "loop.pth"
+    torch.save(nested, path)
+    with pytest.raises(WeightsError, match="levels of wrapping"):
+        read_state_dict(path)
+
+
+def test_info_exits_non_zero_when_its_weights_cannot_load(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from adnet_cli.cli import app
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(app, ["info", "--weights", str(bad)])
+    assert result.exit_code == 1 and "cannot be loaded" in result.stderr
+    monkeypatch.setenv("ADNET_WEIGHTS", str(tmp_path / "absent.safetensors"))
+    assert CliRunner().invoke(app, ["info"]).exit_code == 1

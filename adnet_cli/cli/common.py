@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from adnet_cli.errors import AdnetError
+from adnet_cli.errors import AdnetError, error_line
 
 console = Console(stderr=True, highlight=False)  # messages and progress
 results = Console(highlight=False)  # what a command reports as its answer (stdout)
-
-Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback when something fails.")]
 
 
 @contextlib.contextmanager
@@ -37,9 +34,14 @@ def reported_errors(debug: bool) -> Iterator[None]:
     except Exception as exc:  # a bug or an environment problem: still one line without --debug
         if debug:
             raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        error(f"{type(exc).__name__}: {first} (run with --debug for details)")
+        error(failure_line(exc))
         raise typer.Exit(1) from None
+
+
+def failure_line(exc: BaseException) -> str:
+    """The one line a failure is reported in: the library's message, and for anything that is not
+    an AdnetError (a bug or an environment problem) where to see more."""
+    return error_line(exc) if isinstance(exc, AdnetError) else f"{error_line(exc)} (run with --debug for details)"
 
 
 def error(message: str) -> None:

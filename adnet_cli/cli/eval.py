@@ -5,63 +5,108 @@ from __future__ import annotations
 import csv
 import io
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from adnet_cli.classical import METHODS as CLASSICAL
-from adnet_cli.cli.common import Debug, console, reported_errors, results, tile_progress
-from adnet_cli.cli.merge import PRECISION_HELP, BackendChoice, ConventionChoice, PrecisionChoice, precision_name
-from adnet_cli.datasets import LAYOUTS, detect_layout, find_scenes
-from adnet_cli.errors import OutputError
-from adnet_cli.evaluate import (
-    DATASET_GAMMA, KALANTARI_METRICS, NTIRE_METRICS, Merger, Result, Saver, classical_merger, evaluate,
-    agree_or_raise, finish_distributed, init_distributed, means, network_merger, prediction_path, primary_metrics,
+from adnet_cli.choices import DEFAULT_TILE_PAD
+from adnet_cli.cli.common import console, reported_errors, results, tile_progress
+from adnet_cli.cli.options import (
+    TTA,
+    BackendChoice,
+    Convention,
+    ConventionChoice,
+    Debug,
+    DeformBackend,
+    Device,
+    Half,
+    LayoutChoice,
+    MethodChoice,
+    Overwrite,
+    Precision,
+    PrecisionChoice,
+    Quiet,
+    Tile,
+    TilePad,
+    Weights,
+    convention_name,
+    precision_name,
 )
-from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, resolve_device
-from adnet_cli.io import write_hdr_image, write_ldr_image, write_text
-from adnet_cli.tonemap import preview
-from adnet_cli.weights import load_weights
+from adnet_cli.errors import OutputError
 
-Layout = Enum("Layout", {name.replace("-", "_"): name for name in ("auto", *LAYOUTS)}, type=str)  # type: ignore[misc]
-METRIC_ORDER = (*KALANTARI_METRICS, *NTIRE_METRICS)
-Method = Enum("Method", {name: name for name in ("adnet", *CLASSICAL)}, type=str)  # type: ignore[misc]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from adnet_cli.evaluate import Merger, Result, Saver
 
 
 def eval_command(
-    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")],
-    method: Annotated[Optional[list[Method]], typer.Option(help="adnet, debevec, robertson, medium; repeat for several.")] = None,
-    layout: Annotated[Layout, typer.Option(help="Dataset layout; auto detects it.")] = Layout.auto,  # type: ignore[attr-defined]
+    dataset: Annotated[
+        Path, typer.Argument(metavar="DATASET", help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")
+    ],
+    method: Annotated[
+        Optional[list[MethodChoice]],
+        typer.Option(  # type: ignore[valid-type]
+            help="adnet, debevec, robertson, medium; repeat for several."
+        ),
+    ] = None,
+    layout: Annotated[LayoutChoice, typer.Option(help="Dataset layout; auto detects it.")] = LayoutChoice.auto,  # type: ignore[attr-defined,valid-type]
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write all results as JSON.")] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write all results as CSV.")] = None,
-    save_dir: Annotated[Optional[Path], typer.Option(help="Save predictions as SAVE_DIR/METHOD/SCENE.exr (+ .png preview).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Checkpoint path or hf://owner/repo/file.")] = None,
-    convention: Annotated[ConventionChoice, typer.Option(help="Pre-processing of the weights.")] = ConventionChoice.auto,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (under torchrun: cuda:LOCAL_RANK).")] = "auto",
-    tile: Annotated[Optional[int], typer.Option(min=0, help="Tile side; 0 = whole image.")] = None,
-    tile_pad: Annotated[int, typer.Option(min=0, help="Context pixels around each tile.")] = DEFAULT_TILE_PAD,
-    tta: Annotated[bool, typer.Option("--tta", help="4x test-time augmentation.")] = False,
-    precision: Annotated[PrecisionChoice, typer.Option(help=PRECISION_HELP)] = PrecisionChoice.auto,
-    half: Annotated[bool, typer.Option("--half", help="Same as --precision float16 (CUDA only).")] = False,
-    deform_backend: Annotated[BackendChoice, typer.Option(help="Deformable conv implementation.")] = BackendChoice.auto,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing report files and predictions.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    save_dir: Annotated[
+        Optional[Path], typer.Option(help="Save predictions as SAVE_DIR/METHOD/SCENE.exr (+ .png preview).")
+    ] = None,
+    overwrite: Overwrite = False,
+    weights: Weights = None,
+    convention: Convention = ConventionChoice.auto,  # type: ignore[attr-defined]
+    device: Device = "auto",
+    tile: Tile = None,
+    tile_pad: TilePad = DEFAULT_TILE_PAD,
+    tta: TTA = False,
+    precision: Precision = PrecisionChoice.auto,  # type: ignore[attr-defined]
+    half: Half = False,
+    deform_backend: DeformBackend = BackendChoice.auto,  # type: ignore[attr-defined]
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Score merges of every scene against its ground truth (one row per scene, plus the mean)."""
     with reported_errors(debug):
+        from adnet_cli.datasets import LAYOUT_TABLE, detect_layout, find_scenes
+        from adnet_cli.engine import create_engine
+        from adnet_cli.evaluate import (
+            agree_or_raise,
+            classical_merger,
+            evaluate,
+            finish_distributed,
+            init_distributed,
+            network_merger,
+        )
+
         rank, world, local_rank = init_distributed()
         try:
-            methods = [m.value for m in (method or [Method.adnet])]  # type: ignore[attr-defined]
+            methods = [m.value for m in (method or [MethodChoice.adnet])]  # type: ignore[attr-defined]
             agree_or_raise(lambda: _check_outputs(json_path, csv_path, save_dir, overwrite))
             layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
             refs = find_scenes(dataset, layout_name)
-            options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, precision=precision_name(precision, half))
-            mergers = _mergers(methods, layout_name, weights, convention, device, local_rank, options, deform_backend)
+            mergers: dict[str, Merger] = {}
+            for name in methods:
+                if name == "adnet":
+                    engine = create_engine(
+                        weights,
+                        device=device,
+                        precision=precision_name(precision, half),
+                        convention=convention_name(convention),
+                        deform_backend=deform_backend.value,
+                        tile=tile,
+                        tile_pad=tile_pad,
+                        tta=tta,
+                        local_rank=local_rank,
+                    )
+                    mergers[name] = network_merger(engine)
+                else:
+                    mergers[name] = classical_merger(name, LAYOUT_TABLE[layout_name].gamma)
             saver = _saver(save_dir) if save_dir else None
             with tile_progress(f"scenes (rank {rank})" if world > 1 else "scenes", quiet or rank != 0) as progress:
                 found = evaluate(refs, mergers, saver, progress)
@@ -89,21 +134,11 @@ def _check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path
         raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
 
 
-def _mergers(methods: list[str], layout: str, weights: str | None, convention: ConventionChoice, device: str,
-             local_rank: int, options: MergeOptions, backend: BackendChoice) -> dict[str, Merger]:
-    mergers: dict[str, Merger] = {}
-    for name in methods:
-        if name == "adnet":
-            conv = None if convention is ConventionChoice.auto else convention.value
-            loaded = load_weights(weights, convention=conv, deform_backend=backend.value)
-            target = resolve_device(device, local_rank)
-            mergers[name] = network_merger(loaded.model, loaded.convention, target, options)
-        else:
-            mergers[name] = classical_merger(name, DATASET_GAMMA[layout])
-    return mergers
-
-
 def _saver(save_dir: Path) -> Saver:
+    from adnet_cli.evaluate import prediction_path
+    from adnet_cli.io import write_hdr_image, write_ldr_image
+    from adnet_cli.tonemap import preview
+
     def save(scene: str, method: str, pred: np.ndarray) -> None:
         path = prediction_path(save_dir, scene, method)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +150,12 @@ def _saver(save_dir: Path) -> Saver:
 
 def _means_table(mean: dict[str, dict[str, float]], layout: str) -> Table:
     """Mean of every metric per method; the layout's customary metrics first."""
-    names = [*primary_metrics(layout), *(n for n in METRIC_ORDER if n not in primary_metrics(layout))]
+    from adnet_cli.evaluate import KALANTARI_METRICS, NTIRE_METRICS, primary_metrics
+
+    names = [
+        *primary_metrics(layout),
+        *(n for n in (*KALANTARI_METRICS, *NTIRE_METRICS) if n not in primary_metrics(layout)),
+    ]
     table = Table(title="mean over scenes (PSNR in dB; definitions in the README)", title_justify="left")
     table.add_column("method")
     for n in names:
@@ -129,8 +169,12 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) <= 1.0 else f"{value:.2f}"
 
 
-def _report(found: list[Result], methods: list[str], layout: str, dataset: Path, json_path: Path | None,
-            csv_path: Path | None) -> None:
+def _report(
+    found: list[Result], methods: list[str], layout: str, dataset: Path, json_path: Path | None, csv_path: Path | None
+) -> None:
+    from adnet_cli.evaluate import means, primary_metrics
+    from adnet_cli.io import write_text
+
     headline = primary_metrics(layout)[0]
     table = Table(title=f"{headline} (dB) per scene, {layout} layout: {dataset}", title_justify="left")
     table.add_column("scene")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
 from adnet_cli import __version__
-from adnet_cli.cli.common import Debug, reported_errors, results
-from adnet_cli.errors import AdnetError
-from adnet_cli.cpu import keep_freed_memory, native_bf16
-from adnet_cli.inference import cpu_threads, resolve_device, resolve_precision
-from adnet_cli.ops import available_backends, resolve_backend
-from adnet_cli.weights import META_RATIOS, default_weights_path, model_config, read_state_dict, resolve_weights
+from adnet_cli.cli.common import error, reported_errors, results
+from adnet_cli.cli.options import Debug, Device, Weights
+
+if TYPE_CHECKING:
+    import torch
 
 _PACKAGES = ("torch", "torchvision", "numpy", "opencv-python-headless", "OpenEXR", "safetensors", "huggingface-hub")
 
@@ -27,34 +26,45 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def _weights_row(spec: str | None) -> str:
+def _weights_row(spec: str | None) -> tuple[str, bool]:
+    """What the weights `spec` would load as, and whether they load (the model is built, strictly)."""
+    from adnet_cli.errors import AdnetError
+    from adnet_cli.weights import META_RATIOS, load_weights
+
     try:
-        path = resolve_weights(spec)
-        state, meta = read_state_dict(path)
-        config = model_config(state, meta, path)
+        loaded = load_weights(spec)
     except AdnetError as exc:
-        return str(exc)
+        return str(exc), False
+    config, meta = loaded.model.config, loaded.metadata
     ratios = meta.get(META_RATIOS, "not stated").replace(",", "-")
-    return (f"{path} (convention: {meta.get('adnet.convention', 'not stated')}; base: {config.base}; "
-            f"width: nf {config.nf}, growth {config.growth}; trained exposure ratios: {ratios})")
+    return (
+        f"{loaded.path} (convention: {loaded.convention}; base: {config.base}; "
+        f"width: nf {config.nf}, growth {config.growth}; trained exposure ratios: {ratios})"
+    ), True
 
 
-def _precision_row(target) -> str:
-    auto = str(resolve_precision("auto", target)).removeprefix("torch.")
+def _precision_row(target: torch.device) -> str:
+    from adnet_cli.runtime import keep_freed_memory, native_bf16, precision_label, resolve_precision
+
+    auto = precision_label(resolve_precision("auto", target))
     if target.type != "cpu":
         return f"{auto} (auto)"
     allocator = "glibc keeps freed memory" if keep_freed_memory() else "default allocator"
     return f"{auto} (auto; native bf16: {'yes' if native_bf16() else 'no'}; {allocator})"
 
 
-def info(
-    weights: Annotated[Optional[str], typer.Option(help="Describe this checkpoint instead of the default.")] = None,
-    device: Annotated[str, typer.Option(help="Device to report on.")] = "auto",
-    debug: Debug = False,
-) -> None:
-    """Show versions, the compute device, the deformable-conv backend and the weights in use."""
+def info(weights: Weights = None, device: Device = "auto", debug: Debug = False) -> None:
+    """Show versions, the compute device, the deformable-conv backend and the weights in use.
+
+    Exits 1 when those weights cannot be loaded.
+    """
     with reported_errors(debug):
+        from adnet_cli.ops import available_backends, resolve_backend
+        from adnet_cli.runtime import cpu_threads, resolve_device
+        from adnet_cli.weights import default_weights_path
+
         target = resolve_device(device)
+        weights_row, loads = _weights_row(weights)
         rows = [
             ("adnet", __version__),
             ("python", platform.python_version()),
@@ -62,9 +72,12 @@ def info(
             ("device", f"{target} ({cpu_threads()} CPU threads)" if target.type == "cpu" else str(target)),
             ("precision", _precision_row(target)),
             ("deform backend", f"{resolve_backend('auto')} (available: {', '.join(available_backends())})"),
-            ("weights", _weights_row(weights)),
+            ("weights", weights_row),
             ("default weights", str(default_weights_path())),
         ]
         width = max(len(key) for key, _ in rows)
         for key, value in rows:
             results.print(Text.assemble((f"{key:<{width}}  ", "bold"), value), soft_wrap=True)
+        if not loads:
+            error(f"the weights cannot be loaded: {weights_row}")
+            raise typer.Exit(1)

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from adnet_cli.cli.common import Debug, console, reported_errors
-from adnet_cli.cli.merge import ConventionChoice
+from adnet_cli.choices import CONVENTIONS
+from adnet_cli.cli.common import console, reported_errors
+from adnet_cli.cli.options import BaseChoice, CameraChoice, Debug, Device, Quiet, choice
 from adnet_cli.errors import AdnetError
-from adnet_cli.bases import BASES
-from adnet_cli.model import ADNetConfig
-from adnet_cli.scene_sources import validation_scene_files
-from adnet_cli.simulate import CAMERAS
-from adnet_cli.train import TrainConfig, TrainEvent, train as run_training
-from adnet_cli.train_data import DataSpec
 
-BaseChoice = Enum("BaseChoice", {b: b for b in BASES}, type=str)
-CameraChoice = Enum("CameraChoice", {c: c for c in CAMERAS}, type=str)
+if TYPE_CHECKING:
+    from adnet_cli.train import TrainConfig, TrainEvent
+
+TrainConvention = choice("TrainConvention", CONVENTIONS)  # no auto: new weights need a convention
 
 
 def train(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for weights.safetensors, state.pt and log.jsonl.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run's weights, state and JSON-lines log.")],
     data: Annotated[
         Optional[list[str]],
         typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix [default: synthetic]."),
@@ -36,7 +31,12 @@ def train(
     crop: Annotated[int, typer.Option(min=16, help="Training crop side (multiple of 4).")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
     lr_decay_every: Annotated[int, typer.Option(help="Steps between x0.1 decays; 0 = once, at 2/3 of the run.")] = 0,
-    convention: Annotated[ConventionChoice, typer.Option(help="Pre-processing convention of the new weights.")] = ConventionChoice.kalantari,
+    convention: Annotated[
+        TrainConvention,
+        typer.Option(  # type: ignore[valid-type]
+            help="Pre-processing convention of the new weights."
+        ),
+    ] = TrainConvention.kalantari,  # type: ignore[attr-defined]
     val_every: Annotated[int, typer.Option(min=1, help="Score the fixed synthetic validation set every N steps.")] = 200,
     val_count: Annotated[int, typer.Option(min=1, help="Validation brackets.")] = 8,
     val_size: Annotated[int, typer.Option(min=16, help="Validation bracket side (the fixed set is 8 x 256).")] = 256,
@@ -45,42 +45,110 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in an OUT that holds a run.")] = False,
     init: Annotated[Optional[Path], typer.Option(help="Fine-tune from these weights.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation and data.")] = 0,
-    device: Annotated[str, typer.Option(help="auto (cuda:LOCAL_RANK or cpu), cpu, cuda:N.")] = "auto",
+    device: Device = "auto",
     amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
-    width: Annotated[str, typer.Option(help="nf,growth,dense_layers,groups (the paper's: 64,32,5,8).")] = "64,32,5,8",
-    base: Annotated[BaseChoice, typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects.")] = BaseChoice.deghost,
-    camera: Annotated[CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")] = CameraChoice.realistic,
-    max_ratio: Annotated[float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")] = 64.0,
-    holdout: Annotated[bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")] = True,
-    max_minutes: Annotated[float, typer.Option(min=0.0, help="Stop after this many minutes of training (validation excluded); 0 = no limit.")] = 0.0,
-    snapshots: Annotated[bool, typer.Option("--snapshots", help="Keep OUT/snapshots/step-N.safetensors of every validated step.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    width: Annotated[
+        str, typer.Option(help="Network width: nf, growth, dense layers, groups, comma-separated (the paper's: 64,32,5,8).")
+    ] = "64,32,5,8",
+    base: Annotated[
+        BaseChoice,
+        typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects."),
+    ] = BaseChoice.deghost,
+    camera: Annotated[
+        CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")
+    ] = CameraChoice.realistic,
+    max_ratio: Annotated[
+        float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")
+    ] = 64.0,
+    holdout: Annotated[
+        bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")
+    ] = True,
+    max_minutes: Annotated[
+        float,
+        typer.Option(min=0.0, help="Stop after this many minutes of training (validation excluded); 0 = no limit."),
+    ] = 0.0,
+    snapshots: Annotated[
+        bool, typer.Option("--snapshots", help="Keep the weights of every validated step (in OUT/snapshots/).")
+    ] = False,
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Train ADNet on simulated brackets and/or standard datasets with the paper's recipe."""
     with reported_errors(debug):
-        config = _config(out, data or ["synthetic"], steps, batch_size, crop, lr, lr_decay_every, convention, val_every,
-                         val_count, val_size, checkpoint_every, init, seed, device, amp, width, base.value)
+        from adnet_cli.runtime import torchrun_launch
+        from adnet_cli.scene_sources import validation_scene_files
+        from adnet_cli.train import train as run_training
+        from adnet_cli.train_data import DataSpec
+
+        config = _config(
+            out,
+            data or ["synthetic"],
+            steps,
+            batch_size,
+            crop,
+            lr,
+            lr_decay_every,
+            convention.value,
+            val_every,
+            val_count,
+            val_size,
+            checkpoint_every,
+            init,
+            seed,
+            device,
+            amp,
+            width,
+            base.value,
+        )
         folders = [spec.path for spec in map(DataSpec.parse, config.data) if spec.kind == "hdr"]
-        config = replace(config, camera=camera.value, max_ratio=max_ratio, holdout=holdout, max_minutes=max_minutes,
-                         snapshots=snapshots,
-                         val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else ())
+        config = replace(
+            config,
+            camera=camera.value,
+            max_ratio=max_ratio,
+            holdout=holdout,
+            max_minutes=max_minutes,
+            snapshots=snapshots,
+            val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else (),
+        )
         state = out / "state.pt"
         if resume and not state.is_file():
             raise AdnetError(f"--resume: {state} does not exist")
         if not resume and not overwrite and any((out / n).exists() for n in ("state.pt", "weights.safetensors")):
             raise AdnetError(f"{out} already holds a run: pass --resume to continue it or --overwrite to start over")
-        show = not quiet and int(os.environ.get("RANK", 0)) == 0
+        show = not quiet and torchrun_launch().rank == 0
         with _progress(steps, show) as report:
             metrics = run_training(config, report, resume=state if resume else None)
         if show:
-            console.print(f"weights: {out / 'weights.safetensors'}; validation " +
-                          ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items() if "." not in k or ".all." in k))
+            console.print(
+                f"weights: {out / 'weights.safetensors'}; validation "
+                + ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items() if "." not in k or ".all." in k)
+            )
 
 
-def _config(out: Path, data: list[str], steps: int, batch_size: int, crop: int, lr: float, lr_decay_every: int,
-            convention: ConventionChoice, val_every: int, val_count: int, val_size: int, checkpoint_every: int, init: Path | None,
-            seed: int, device: str, amp: bool, width: str, base: str) -> TrainConfig:
+def _config(
+    out: Path,
+    data: list[str],
+    steps: int,
+    batch_size: int,
+    crop: int,
+    lr: float,
+    lr_decay_every: int,
+    convention: str,
+    val_every: int,
+    val_count: int,
+    val_size: int,
+    checkpoint_every: int,
+    init: Path | None,
+    seed: int,
+    device: str,
+    amp: bool,
+    width: str,
+    base: str,
+) -> TrainConfig:
+    from adnet_cli.model import ADNetConfig
+    from adnet_cli.train import TrainConfig
+    from adnet_cli.train_data import DataSpec
+
     try:
         for spec in data:
             DataSpec.parse(spec)
@@ -92,12 +160,25 @@ def _config(out: Path, data: list[str], steps: int, batch_size: int, crop: int, 
         raise AdnetError(str(exc).splitlines()[0]) from exc
     if crop % 4:
         raise AdnetError(f"--crop must be a multiple of 4, got {crop}")
-    if convention is ConventionChoice.auto:
-        raise AdnetError("--convention must be kalantari or ntire for training")
-    return TrainConfig(out_dir=out, data=tuple(data), steps=steps, batch_size=batch_size, crop=crop, lr=lr,
-                       lr_decay_every=lr_decay_every, seed=seed, convention=convention.value, model=model,
-                       val_every=val_every, val_count=val_count, val_size=val_size,
-                       checkpoint_every=checkpoint_every, amp=amp, init=str(init) if init else None, device=device)
+    return TrainConfig(
+        out_dir=out,
+        data=tuple(data),
+        steps=steps,
+        batch_size=batch_size,
+        crop=crop,
+        lr=lr,
+        lr_decay_every=lr_decay_every,
+        seed=seed,
+        convention=convention,
+        model=model,
+        val_every=val_every,
+        val_count=val_count,
+        val_size=val_size,
+        checkpoint_every=checkpoint_every,
+        amp=amp,
+        init=str(init) if init else None,
+        device=device,
+    )
 
 
 class _progress:
@@ -105,8 +186,14 @@ class _progress:
 
     def __init__(self, steps: int, show: bool) -> None:
         self.steps, self.show, self.val = steps, show, ""
-        columns = (TextColumn("step"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("step"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         self.bar = Progress(*columns, console=console, disable=not show)
 
     def __enter__(self):

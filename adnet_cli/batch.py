@@ -1,0 +1,157 @@
+"""Batch mode: folders of photos -> one HDR per bracket found in them, by capture time and exposure
+pattern (:mod:`adnet_cli.grouping`). Planning reads EXIF only; :func:`merge_jobs` then runs every
+mergeable group through the one engine (:class:`adnet_cli.engine.Engine`). Nothing here prints:
+notes and failures come back as data and through callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from adnet_cli.bracket import BracketPlan
+from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
+from adnet_cli.engine import BracketRequest, Engine, MergeResult, write_outputs
+from adnet_cli.errors import AdnetError, InputError, OutputError, error_line
+from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
+from adnet_cli.inference import Progress
+
+PREVIEW_SUFFIX = ".png"
+# Called after each group: the job, its result (None when it failed) and why it failed (or None).
+JobDone = Callable[["Job", MergeResult | None, str | None], None]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How one batch finds its groups and names and writes their outputs (what each group's bracket
+    is planned with, exposures included, is the BracketRequest's)."""
+
+    gap: float
+    group_size: int | None
+    suffix: str  # ".exr" or ".hdr"
+    preview: bool
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """One group of a batch: its plan and outputs, or why it cannot be merged."""
+
+    number: int  # from 1, in capture order
+    shots: tuple[Shot, ...]
+    plan: BracketPlan | None
+    hdr: Path | None
+    preview: Path | None
+    error: str | None = None
+    skipped: bool = False  # its HDR output exists and --overwrite was not given
+
+    @property
+    def label(self) -> str:
+        names = [s.path.name for s in self.shots] or ["-"]
+        return f"group {self.number} ({names[0]}{' .. ' + names[-1] if len(names) > 1 else ''})"
+
+
+def check_batch_output(folder: Path) -> None:
+    """Refuse an --output that cannot be the batch's folder."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: not a folder; in batch mode --output names a folder")
+    if not folder.exists() and folder.suffix.lower() in (*HDR_SUFFIXES, *PREVIEW_SUFFIXES, ".tif", ".tiff"):
+        raise OutputError(f"{folder}: in batch mode --output must be a folder, not an image file")
+
+
+def plan_batch(inputs: Sequence[Path], folder: Path, settings: BatchSettings,
+               request: BracketRequest = BracketRequest()) -> tuple[list[Job], list[str]]:
+    """Collect, order and group the images; plan each group with `request` (whose exposures, if
+    given, apply to every group in capture order, so they need ``group_size``). Returns the jobs and
+    notes on the files (RAW+JPEG twins, order by name when capture times are missing)."""
+    if (request.exposures is not None or request.ev is not None) and settings.group_size is None:
+        raise InputError("in batch mode --exposures / --ev need --group-size N (they apply to every group of N files)")
+    found = [p for p in collect_images(inputs) if not _own_preview(p, folder)]
+    images, twin_note = prefer_raw(found)
+    if not images:
+        raise InputError(f"no image files to merge in {', '.join(map(str, inputs))} (only previews of earlier merges)")
+    shots, order_note = order_shots([read_shot(p) for p in images])
+    groups = group_shots(shots, settings.gap, settings.group_size)
+    protected = {p.resolve() for p in found}
+    claimed: dict[Path, int] = {}
+    jobs = [_plan_job(n, group, folder, settings, request, protected, claimed) for n, group in enumerate(groups, start=1)]
+    return jobs, [n for n in (twin_note, order_note) if n]
+
+
+def _own_preview(path: Path, folder: Path) -> bool:
+    """True for a preview an earlier batch wrote: OUT/<name>.png next to OUT/<name>.exr or .hdr, found
+    when the output folder is also an input folder (it is never a frame of a bracket)."""
+    if path.suffix.lower() != PREVIEW_SUFFIX or path.parent.resolve() != folder.resolve():
+        return False
+    return any(path.with_suffix(suffix).is_file() for suffix in HDR_SUFFIXES)
+
+
+def _plan_job(
+    number: int,
+    shots: list[Shot],
+    folder: Path,
+    settings: BatchSettings,
+    request: BracketRequest,
+    protected: set[Path],  # resolved input files, never to be written
+    claimed: dict[Path, int],  # resolved HDR outputs of earlier groups -> their group number
+) -> Job:
+    try:
+        plan = request.plan([s.path for s in shots])
+    except AdnetError as exc:
+        return Job(number, tuple(shots), None, None, None, error=str(exc))
+    stem = plan.reference.stem
+    hdr = folder / f"{stem}{settings.suffix}"
+    preview = folder / f"{stem}{PREVIEW_SUFFIX}" if settings.preview else None
+    job = Job(number, tuple(shots), plan, hdr, preview)
+    for path in (hdr, preview):
+        if path is not None and path.resolve() in protected:
+            return _failed(job, f"refusing to overwrite input frame {path}")
+    if hdr.resolve() in claimed:
+        return _failed(job, f"{hdr} is already the output of group {claimed[hdr.resolve()]}")
+    claimed[hdr.resolve()] = number
+    skipped = hdr.exists() and not settings.overwrite
+    if not skipped and preview is not None and preview.exists() and not settings.overwrite:
+        return _failed(job, f"{preview} exists (--overwrite to replace it, --no-preview to write none)")
+    return Job(number, tuple(shots), plan, hdr, preview, skipped=skipped)
+
+
+def _failed(job: Job, reason: str) -> Job:
+    return Job(job.number, job.shots, job.plan, job.hdr, job.preview, error=reason)
+
+
+def merge_jobs(
+    jobs: Sequence[Job],
+    engine: Engine,
+    request: BracketRequest,
+    *,
+    float32: bool = False,
+    overwrite: bool = False,
+    done: JobDone | None = None,
+    progress: Progress | None = None,
+    reraise: bool = False,
+) -> list[tuple[Job, str]]:
+    """Merge and write every job that has neither an error nor an existing output, in order; a
+    failing group is recorded (job, one-line reason) and the others still run. `reraise`: let
+    unexpected exceptions (bugs, not AdnetError) through instead, for --debug."""
+    todo = [j for j in jobs if j.error is None and not j.skipped]
+    failures = []
+    if progress:
+        progress(0, len(todo))
+    for count, job in enumerate(todo, start=1):
+        result, reason = None, None
+        try:
+            result = engine.merge_plan(job.plan, request)  # type: ignore[arg-type]
+            write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite)  # type: ignore[arg-type]
+        except AdnetError as exc:
+            reason = error_line(exc)
+        except Exception as exc:  # a bug or an environment problem: the other groups still run
+            if reraise:
+                raise
+            reason = error_line(exc)
+        if reason is not None:
+            failures.append((job, reason))
+        if done:
+            done(job, result, reason)
+        if progress:
+            progress(count, len(todo))
+    return failures

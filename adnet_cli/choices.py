@@ -1,0 +1,29 @@
+"""The names the library accepts for each of its choices, and the defaults the command line shows,
+in one leaf module that imports nothing.
+
+Every module that implements a choice imports its tuple from here (``preprocess.CONVENTIONS`` is
+``choices.CONVENTIONS``), and the command line builds its option enums and help from the same
+values, so ``adnet --help`` can list them without importing torch or OpenCV.
+"""
+
+from __future__ import annotations
+
+CONVENTIONS: tuple[str, ...] = ("kalantari", "ntire")  # pre-processing of a checkpoint (preprocess)
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")  # compute dtype (runtime)
+DEFORM_BACKENDS: tuple[str, ...] = ("torchvision", "torch")  # deformable conv implementation (ops)
+RESPONSES: tuple[str, ...] = ("gamma", "srgb", "calibrate")  # camera response of LDR frames (response)
+HDR_FORMATS: tuple[str, ...] = ("exr", "hdr")  # HDR file types written (io)
+PREVIEW_FORMATS: tuple[str, ...] = ("png", "jpg")  # display file types written (io)
+CLASSICAL_METHODS: tuple[str, ...] = ("debevec", "robertson", "medium")  # parameter-free merges (classical)
+TONEMAP_OPERATORS: tuple[str, ...] = ("mu", "reinhard", "drago", "mantiuk")  # (tonemap)
+LAYOUTS: tuple[str, ...] = ("kalantari", "ntire", "ntire-folders")  # ground-truth dataset layouts (datasets)
+BASES: tuple[str, ...] = ("none", "reference", "merge", "deghost")  # residual output bases (bases)
+CAMERAS: tuple[str, ...] = ("gamma", "realistic")  # simulated cameras (simulate)
+TONE_CURVES: tuple[str, ...] = ("gamma", "srgb", "filmic")  # tone curves of the realistic camera (camera)
+
+FRAMES = 3  # frames the network merges (bracket)
+EV_SOURCE = "--ev"  # a bracket's exposure source when exposures are relative (stops), not seconds (bracket)
+HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")  # (io)
+PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")  # (io)
+DEFAULT_TILE_PAD = 32  # context pixels around each tile (inference)
+DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame (grouping)

@@ -1,0 +1,125 @@
+"""Options that several commands share, declared once (Annotated aliases, as huggingface_hub's CLI
+does), and the choice enums, built from the library's tuples in :mod:`adnet_cli.choices`.
+
+Nothing here imports torch or OpenCV, so ``adnet --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from adnet_cli.choices import (
+    BASES,
+    CAMERAS,
+    CLASSICAL_METHODS,
+    CONVENTIONS,
+    DEFORM_BACKENDS,
+    HDR_FORMATS,
+    LAYOUTS,
+    PRECISIONS,
+    PREVIEW_FORMATS,
+    RESPONSES,
+    TONEMAP_OPERATORS,
+)
+from adnet_cli.errors import InputError
+
+
+def choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum whose members are `values` (``-`` becomes ``_`` in member names only)."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)  # type: ignore[return-value]
+
+
+ConventionChoice = choice("ConventionChoice", ("auto", *CONVENTIONS))
+PrecisionChoice = choice("PrecisionChoice", PRECISIONS)
+BackendChoice = choice("BackendChoice", ("auto", *DEFORM_BACKENDS))
+ResponseChoice = choice("ResponseChoice", RESPONSES)
+FormatChoice = choice("FormatChoice", HDR_FORMATS)
+PreviewFormatChoice = choice("PreviewFormatChoice", PREVIEW_FORMATS)
+MethodChoice = choice("MethodChoice", ("adnet", *CLASSICAL_METHODS))
+LayoutChoice = choice("LayoutChoice", ("auto", *LAYOUTS))
+OperatorChoice = choice("OperatorChoice", TONEMAP_OPERATORS)
+BaseChoice = choice("BaseChoice", BASES)
+CameraChoice = choice("CameraChoice", CAMERAS)
+
+# Help panels of `adnet merge` (and of the commands that share its network options).
+INPUTS = "Inputs and exposures"
+WORKFLOW = "Photographer workflow"
+OUTPUTS = "Outputs"
+NETWORK = "Network and performance"
+
+
+class _NoFlagPlaceholder:
+    """Typer shows ``<bool>`` after every flag, --help included; a flag takes no value, so show none."""
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_NoFlagPlaceholder, TyperCommand):
+    """Every adnet command's class."""
+
+
+class Group(_NoFlagPlaceholder, TyperGroup):
+    """The adnet command group's class."""
+
+
+Weights = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Checkpoint: a path, or hf://owner/repo/file (repo@revision pins one); default: the shipped "
+        "weights, or $ADNET_WEIGHTS.",
+        rich_help_panel=NETWORK,
+    ),
+]
+Convention = Annotated[
+    ConventionChoice,  # type: ignore[valid-type]
+    typer.Option(help="Pre-processing of the weights; auto reads the file's metadata.", rich_help_panel=NETWORK),
+]
+Device = Annotated[
+    str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (under torchrun: cuda:LOCAL_RANK).", rich_help_panel=NETWORK)
+]
+Tile = Annotated[
+    Optional[int],
+    typer.Option(
+        min=0, help="Tile side in pixels; 0 = whole image (default: from free memory).", rich_help_panel=NETWORK
+    ),
+]
+TilePad = Annotated[int, typer.Option(min=0, help="Context pixels around each tile.", rich_help_panel=NETWORK)]
+TTA = Annotated[bool, typer.Option("--tta", help="Average 4 flips/transposes (4x slower).", rich_help_panel=NETWORK)]
+Precision = Annotated[
+    PrecisionChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="Compute precision: auto = bfloat16 on CPUs with native bf16, else float32.", rich_help_panel=NETWORK
+    ),
+]
+Half = Annotated[bool, typer.Option("--half", help="Same as --precision float16 (CUDA only).", rich_help_panel=NETWORK)]
+BF16 = Annotated[bool, typer.Option("--bf16", help="Same as --precision bfloat16.", rich_help_panel=NETWORK)]
+DeformBackend = Annotated[
+    BackendChoice, typer.Option(help="Deformable conv implementation.", rich_help_panel=NETWORK)  # type: ignore[valid-type]
+]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing output files (never an input).", rich_help_panel=OUTPUTS)
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback when something fails.")]
+
+
+def precision_name(precision: Enum, half: bool = False, bf16: bool = False) -> str:
+    """--precision, or its shorthands --half (float16) and --bf16; conflicting choices are refused."""
+    chosen = {precision.value} - {"auto"} | ({"float16"} if half else set()) | ({"bfloat16"} if bf16 else set())
+    if len(chosen) > 1:
+        raise InputError(f"conflicting precisions: {', '.join(sorted(chosen))}")
+    return chosen.pop() if chosen else "auto"
+
+
+def convention_name(convention: Enum) -> str | None:
+    """--convention as the library takes it: None for auto (read the weights' metadata)."""
+    return None if convention.value == "auto" else convention.value

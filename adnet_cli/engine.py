@@ -1,0 +1,213 @@
+"""The merge engine: bracketed frames -> linear HDR, the one path that `adnet merge`, its batch mode,
+`adnet eval --method adnet`, the training's validation and the Python API all run.
+
+An :class:`Engine` is a frozen value made once per command by :func:`create_engine`: the loaded
+network, the device and compute dtype (resolved there, once), and the tiling and TTA settings. A
+:class:`BracketRequest` says what to merge and how to prepare it (exposures, which frames, the
+camera response, alignment, the output's scale); :meth:`Engine.merge_files` reads the frames, runs
+the steps in order (read -> response -> align -> network -> scale) and returns a
+:class:`MergeResult` whose notes say, as data, what it assumed and did. Nothing here prints.
+
+Example::
+
+    engine = create_engine()                      # the shipped weights, best device
+    result = engine.merge_files(["a.jpg", "b.jpg", "c.jpg"])
+    write_outputs(result.hdr, Path("out.exr"), Path("out.png"))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adnet_cli.align import align_frames, crop_frames
+from adnet_cli.bracket import Bracket, BracketPlan, network_frames, output_scale, plan_bracket, read_bracket
+from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
+from adnet_cli.errors import InputError, OutputError
+from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
+from adnet_cli.inference import merge as run_network
+from adnet_cli.io import all_or_nothing, check_output_path, unit_float, write_hdr_image, write_ldr_image
+from adnet_cli.model import ADNet
+from adnet_cli.preprocess import GAMMA, Convention
+from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision
+from adnet_cli.tonemap import preview as tonemap_preview
+from adnet_cli.weights import load_weights
+
+Exposures = str | Sequence[float] | None
+
+
+@dataclass(frozen=True)
+class BracketRequest:
+    """What to merge from a bracket of files and how to prepare it; the defaults are `adnet merge`'s.
+
+    exposures: seconds per file, as text ("1/100,1/25,1/6") or numbers; ev: stops instead; neither:
+    EXIF. frames: with more than three files, which three (indices sorted by exposure); None picks.
+    response: "gamma" | "srgb" | "calibrate" (:mod:`adnet_cli.response`). align: register the frames
+    to the reference first; crop: then keep only what every frame covers. scale: None = 1.0 is the
+    reference frame's white; T = the white of a T-second exposure (needs seconds, not EV)."""
+
+    exposures: Exposures = None
+    ev: Exposures = None
+    frames: tuple[int, int, int] | None = None
+    response: str = "gamma"
+    align: bool = False
+    crop: bool = False
+    scale: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.crop and not self.align:
+            raise InputError("--crop crops what --align leaves uncovered; give it with --align")
+        if self.scale is not None and self.ev is not None:
+            raise InputError("--scale fixed needs exposure times in seconds (EXIF or --exposures), not --ev")
+
+    def plan(self, paths: Sequence[str | os.PathLike]) -> BracketPlan:
+        """The bracket's exposures and the three frames to merge, from EXIF or the request (no pixels read)."""
+        return plan_bracket([Path(p) for p in paths], _as_text(self.exposures), _as_text(self.ev), self.frames)
+
+
+def _as_text(values: Exposures) -> str | None:
+    return values if values is None or isinstance(values, str) else ",".join(repr(float(v)) for v in values)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """hdr: (H, W, 3) float32 linear radiance on the requested scale (1.0 = the reference frame's
+    white unless ``scale``). bracket: the three frames merged, short to long (its own notes say what
+    reading assumed: EXIF fallbacks, the frame choice). notes: how the frames were then prepared,
+    one line each (response mapping, alignment, crop)."""
+
+    hdr: np.ndarray
+    bracket: Bracket
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A network ready to merge and how to run it. `options.dtype` is the compute dtype, already
+    resolved for `device`; `weights` is the checkpoint file (None for a model in training)."""
+
+    model: ADNet
+    convention: Convention
+    device: torch.device
+    options: MergeOptions = MergeOptions()
+    weights: Path | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line: weights, convention, device, precision and deformable-conv backend."""
+        name = self.weights.name if self.weights else "model in memory"
+        return (f"weights {name} ({self.convention} convention), device {self.device}, "
+                f"{precision_label(self.options.dtype)}, deform backend {self.model.deform_backend}")
+
+    def merge_arrays(self, frames: np.ndarray, exposures: Sequence[float], progress: Progress | None = None) -> np.ndarray:
+        """The network's merge of three frames already in its input convention.
+
+        frames: (3, H, W, 3) RGB short, medium (reference), long: float32 in [0, 1] or uint8/uint16
+        codes. exposures: their exposure times, any common unit. Returns (H, W, 3) float32 linear,
+        1.0 = radiance that saturates the reference frame. progress(done_tiles, total_tiles)."""
+        times = tuple(float(t) for t in exposures)
+        if len(times) != 3:
+            raise InputError(f"the network merges 3 frames; got {len(times)} exposures")
+        return run_network(self.model, frames, times, self.convention, self.device, self.options, progress)  # type: ignore[arg-type]
+
+    def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
+                      progress: Progress | None = None) -> MergeResult:
+        """Merge a read bracket: response mapping, alignment (and crop), the network, the scale."""
+        frames, said = self._network_input(bracket, request)
+        hdr = self.merge_arrays(frames, bracket.exposures, progress)
+        release_freed_memory()  # the window buffers, before the result is written in other sizes
+        factor = output_scale(bracket, request.scale)
+        hdr = hdr if factor == 1.0 else hdr * np.float32(factor)
+        return MergeResult(hdr, bracket, tuple(said))
+
+    def merge_plan(self, plan: BracketPlan, request: BracketRequest = BracketRequest(), progress: Progress | None = None,
+                   read: Callable[[Bracket], None] | None = None) -> MergeResult:
+        """Read the planned bracket's three frames and merge them; `read` is called with the bracket
+        once its frames are read, before the network runs (its notes say what reading assumed)."""
+        bracket = read_bracket(plan)
+        if read:
+            read(bracket)
+        return self.merge_bracket(bracket, request, progress)
+
+    def merge_files(self, paths: Sequence[str | os.PathLike], request: BracketRequest = BracketRequest(),
+                    progress: Progress | None = None) -> MergeResult:
+        """Plan, read and merge a bracket of 3 or more image files (PNG, TIFF, JPEG or camera RAW)."""
+        return self.merge_plan(request.plan(paths), request, progress)
+
+    def _network_input(self, bracket: Bracket, request: BracketRequest) -> tuple[np.ndarray, list[str]]:
+        gamma = GAMMA[self.convention]
+        frames, how = network_frames(bracket, request.response, gamma)
+        said = [how] if how else []
+        if not request.align:
+            return frames, said
+        aligned = align_frames(unit_float(frames), bracket.exposures, 1, gamma=gamma)
+        for motion in (m for m in aligned.motions if m.model != "reference"):
+            name = bracket.paths[motion.index].name
+            said.append(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
+        if not request.crop:
+            return aligned.frames, said
+        cropped, _, how = crop_frames(aligned)
+        return cropped, [*said, how]
+
+
+def create_engine(
+    weights: str | os.PathLike | None = None,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    convention: Convention | None = None,
+    deform_backend: str = "auto",
+    tile: int | None = None,
+    tile_pad: int = DEFAULT_TILE_PAD,
+    tta: bool = False,
+    local_rank: int = 0,
+) -> Engine:
+    """Load `weights` (None: the shipped checkpoint or ``ADNET_WEIGHTS``; a path; ``hf://...``) and
+    resolve the device and precision once (:mod:`adnet_cli.runtime`; bad choices fail here, before any
+    work). tile: window side in pixels, 0 = whole image, None = from free memory; tta: average the
+    four flips and transposes (4x the time)."""
+    target = resolve_device(device, local_rank)
+    dtype = resolve_precision(precision, target)
+    loaded = load_weights(None if weights is None else str(weights), convention=convention, deform_backend=deform_backend)
+    options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, dtype=dtype)
+    return Engine(loaded.model.to(target), loaded.convention, target, options, loaded.path, loaded.metadata)
+
+
+def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *, overwrite: bool) -> None:
+    """Refuse outputs that would replace an input (whatever --overwrite says), name each other, or
+    have the wrong type; an existing output needs `overwrite`."""
+    for path in (p for p in (output, preview) if p is not None):
+        if any(_same_file(path, frame) for frame in inputs):
+            raise OutputError(f"refusing to overwrite input frame {path}")
+    check_output_path(output, HDR_SUFFIXES, overwrite=overwrite)
+    if preview is not None:
+        check_output_path(preview, PREVIEW_SUFFIXES, overwrite=overwrite)
+        if _same_file(preview, output):
+            raise OutputError("--output and --preview name the same file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Same resolved path, or the same file through a link."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *, float32: bool = False,
+                  overwrite: bool = False) -> None:
+    """Write the HDR (``.exr`` half, or float with `float32`; ``.hdr``) and a mu-law preview; both
+    files or neither: each is written to a temporary file, and both are renamed into place only when
+    both are complete, so a failure leaves any earlier result untouched."""
+    shown = None if preview is None else tonemap_preview(hdr)
+    with all_or_nothing():
+        write_hdr_image(output, hdr, float32=float32, overwrite=overwrite)
+        if preview is not None:
+            write_ldr_image(preview, shown, overwrite=overwrite)
