@@ -28,7 +28,7 @@ import torch
 from adnet_cli.align import align_frames, crop_frames
 from adnet_cli.bracket import Bracket, BracketPlan, network_frames, output_scale, plan_bracket, read_bracket
 from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
-from adnet_cli.errors import InputError, OutputError
+from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
 from adnet_cli.io import all_or_nothing, check_output_path, unit_float, write_hdr_image, write_ldr_image
@@ -66,8 +66,14 @@ class BracketRequest:
             raise InputError("--scale fixed needs exposure times in seconds (EXIF or --exposures), not --ev")
 
     def plan(self, paths: Sequence[str | os.PathLike]) -> BracketPlan:
-        """The bracket's exposures and the three frames to merge, from EXIF or the request (no pixels read)."""
-        return plan_bracket([Path(p) for p in paths], _as_text(self.exposures), _as_text(self.ev), self.frames)
+        """The bracket's exposures and the three frames to merge, from EXIF or the request (no pixels read).
+        A --scale whose factor float32 cannot hold is refused here, before anything runs."""
+        plan = plan_bracket([Path(p) for p in paths], _as_text(self.exposures), _as_text(self.ev), self.frames)
+        if self.scale is not None:
+            factor = self.scale / plan.exposures[plan.chosen[1]]  # as output_scale computes it
+            if not (np.isfinite(np.float32(factor)) and np.float32(factor) > 0):
+                raise InputError(f"--scale: a factor of {factor:.3g} is outside float32's range")
+        return plan
 
 
 def _as_text(values: Exposures) -> str | None:
@@ -118,12 +124,15 @@ class Engine:
     def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
                       progress: Progress | None = None) -> MergeResult:
         """Merge a read bracket: response mapping, alignment (and crop), the network, the scale."""
+        factor = np.float32(output_scale(bracket, request.scale))
         frames, said = self._network_input(bracket, request)
         hdr = self.merge_arrays(frames, bracket.exposures, progress)
         release_freed_memory()  # the window buffers, before the result is written in other sizes
-        factor = output_scale(bracket, request.scale)
-        hdr = hdr if factor == 1.0 else hdr * np.float32(factor)
-        return MergeResult(hdr, bracket, tuple(said))
+        _check_output(hdr, self.weights)
+        scaled = hdr if factor == 1.0 else hdr * factor
+        if factor != 1.0 and hdr.max() > 0 and not (np.isfinite(scaled).all() and scaled.max() > 0):
+            raise InputError(f"--scale: a factor of {float(factor):.3g} takes the result outside float32's range")
+        return MergeResult(scaled, bracket, tuple(said))
 
     def merge_plan(self, plan: BracketPlan, request: BracketRequest = BracketRequest(), progress: Progress | None = None,
                    read: Callable[[Bracket], None] | None = None) -> MergeResult:
@@ -153,6 +162,14 @@ class Engine:
             return aligned.frames, said
         cropped, _, how = crop_frames(aligned)
         return cropped, [*said, how]
+
+
+def _check_output(hdr: np.ndarray, weights: Path | None) -> None:
+    """Refuse to hand on a merge that is not finite: broken weights, never a file of zeros."""
+    bad = int(hdr.size - np.count_nonzero(np.isfinite(hdr)))
+    if bad:
+        name = weights.name if weights else "the model"
+        raise WeightsError(f"the network's output has {bad} non-finite values: {name} is broken (NaN or inf weights?)")
 
 
 def create_engine(

@@ -11,6 +11,9 @@ metric's domain through the one shared definition (`preprocess.from_linear`):
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +26,11 @@ import torch.distributed as dist
 from adnet_cli.classical import classical_merge
 from adnet_cli.datasets import KALANTARI_METRICS, LAYOUT_TABLE, NTIRE_METRICS, Scene, SceneRef, to_network_domain
 from adnet_cli.engine import Engine
-from adnet_cli.errors import AdnetError, error_line
+from adnet_cli.errors import AdnetError, OutputError, error_line
+from adnet_cli.io import write_hdr_image, write_ldr_image, write_text
 from adnet_cli.metrics import METRICS
 from adnet_cli.runtime import torchrun_launch
+from adnet_cli.tonemap import preview
 
 Merger = Callable[[Scene], np.ndarray]
 Saver = Callable[[str, str, np.ndarray], None]
@@ -166,3 +171,48 @@ def means(results: Sequence[Result]) -> dict[str, dict[str, float]]:
 def prediction_path(save_dir: Path, scene: str, method: str, suffix: str = ".exr") -> Path:
     """Where a saved prediction goes: SAVE_DIR/METHOD/SCENE.exr, scene path separators as '__'."""
     return save_dir / method / (scene.replace("/", "__") + suffix)
+
+
+def check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path | None, overwrite: bool) -> None:
+    """Refuse report files and a predictions folder that cannot be written (before any scene is merged)."""
+    if json_path is not None and csv_path is not None and json_path.resolve() == csv_path.resolve():
+        raise OutputError("--json and --csv name the same file")
+    for path, suffix in ((json_path, ".json"), (csv_path, ".csv")):
+        if path is None:
+            continue
+        if path.suffix.lower() != suffix:
+            raise OutputError(f"{path}: expected a {suffix} file")
+        if not path.parent.is_dir():
+            raise OutputError(f"{path}: folder {path.parent} does not exist")
+        if path.exists() and not overwrite:
+            raise OutputError(f"{path} exists; pass --overwrite to replace it")
+    if save_dir is not None and save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
+        raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
+
+
+def prediction_saver(save_dir: Path) -> Saver:
+    """A Saver writing SAVE_DIR/METHOD/SCENE.exr and its mu-law .png preview."""
+
+    def save(scene: str, method: str, pred: np.ndarray) -> None:
+        path = prediction_path(save_dir, scene, method)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_hdr_image(path, pred, overwrite=True)
+        write_ldr_image(path.with_suffix(".png"), preview(pred), overwrite=True)
+
+    return save
+
+
+def write_reports(found: Sequence[Result], dataset: Path, layout: str, json_path: Path | None,
+                  csv_path: Path | None) -> None:
+    """Every result (one row per scene and method) as JSON (with the means) and/or CSV."""
+    rows = [{"scene": r.scene, "method": r.method, "error": r.error, "seconds": r.seconds, **r.metrics} for r in found]
+    if json_path:
+        report = {"dataset": str(dataset), "layout": layout, "results": rows, "mean": means(found)}
+        write_text(json_path, json.dumps(report, indent=2, allow_nan=True), overwrite=True)
+    if csv_path:
+        keys = ["scene", "method", "error", "seconds", *dict.fromkeys(k for r in found for k in r.metrics)]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(csv_path, buffer.getvalue(), overwrite=True)

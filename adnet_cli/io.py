@@ -136,26 +136,43 @@ def read_ldr_codes(path: Path) -> LdrCodes:
 
 
 def _decode_unturned(path: Path, orientation_tag: object) -> np.ndarray | None:
-    """``cv2.imread(path, IMREAD_UNCHANGED)``: the stored pixels, never turned; None if undecodable.
+    """The stored pixels (``IMREAD_UNCHANGED``), never turned; None if undecodable.
 
-    IMREAD_UNCHANGED leaves a JPEG's or PNG's EXIF orientation alone, but OpenCV's TIFF decoder
-    (libtiff's RGBA reader) applies Orientation 2-4 itself and fails on 5-8. A TIFF with an
-    Orientation other than 1 is therefore decoded from an in-memory copy whose tag says 1.
+    Decoded from the file's bytes, read by Python: OpenCV's own path handling crashes on names that
+    are not valid UTF-8. A JPEG or PNG whose data stops early is refused (libjpeg would pad it with
+    grey and only warn). IMREAD_UNCHANGED leaves a JPEG's or PNG's EXIF orientation alone, but
+    OpenCV's TIFF decoder (libtiff's RGBA reader) applies Orientation 2-4 itself and fails on 5-8, so
+    a TIFF with an Orientation other than 1 is decoded from a copy whose tag says 1.
     """
+    data = bytearray(path.read_bytes())
+    _check_complete(path, data)
     offset = getattr(orientation_tag, "field_offset", None)
     size = getattr(orientation_tag, "field_length", None)
-    if path.suffix.lower() not in (".tif", ".tiff") or offset is None or size not in (2, 4):
-        return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    data = bytearray(path.read_bytes())
-    endian = ">" if data[:2] == b"MM" else "<"
-    struct.pack_into(endian + ("H" if size == 2 else "I"), data, offset, 1)
+    if path.suffix.lower() in (".tif", ".tiff") and offset is not None and size in (2, 4):
+        endian = ">" if data[:2] == b"MM" else "<"
+        struct.pack_into(endian + ("H" if size == 2 else "I"), data, offset, 1)
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """InputError for a JPEG without an end-of-image marker after its last scan, or a PNG without
+    its IEND chunk: the file was cut short (a copy or download that stopped). Entropy-coded JPEG
+    data never holds the bytes FF DA or FF D9 (0xFF is stuffed), so the search cannot be fooled."""
+    if data[:3] == b"\xff\xd8\xff":
+        last_scan = data.rfind(b"\xff\xda")
+        complete = last_scan != -1 and data.find(b"\xff\xd9", last_scan) != -1
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        complete = data.rfind(b"IEND") != -1
+    else:
+        return
+    if not complete:
+        raise InputError(f"{path}: the file is truncated (its image data stops early)")
 
 
 def _read_radiance(path: Path) -> np.ndarray:
     """Decode a Radiance .hdr with OpenCV -> (H, W, 3) float32 RGB."""
-    with quiet_opencv():
-        img = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    with quiet_opencv():  # from bytes: OpenCV's path handling crashes on names that are not UTF-8
+        img = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if img is None or img.dtype != np.float32 or img.ndim != 3:
         raise InputError(f"{path}: not a Radiance HDR image OpenCV can read")
     return np.ascontiguousarray(img[:, :, ::-1])
@@ -165,7 +182,7 @@ def _read_openexr(path: Path) -> np.ndarray:
     """Decode the R, G, B channels of an OpenEXR file's first part -> (H, W, 3) float32."""
     try:
         # separate_channels=True: the default coalescing mode refuses mixed half/float channels.
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
+        with open(path, "rb") as fh, OpenEXR.File(fh, separate_channels=True) as exr:  # any legal name
             channels = {name: ch.pixels for name, ch in exr.channels().items()}
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not an OpenEXR file OpenEXR can read ({exc})") from exc

@@ -89,7 +89,7 @@ def read_raw(path: Path) -> RawFrame:
     path = Path(path)
     _check_file(path)
     try:
-        with rawpy.imread(str(path)) as raw:
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:  # a file object: any legal name
             rgb16 = raw.postprocess(**POSTPROCESS)
             flip = int(raw.sizes.flip)
     except _RAWPY_ERRORS as exc:
@@ -120,7 +120,7 @@ def read_raw_exposure(path: Path) -> ExifExposure:
     if None not in (exif.exposure_time, exif.iso, exif.f_number, exif.capture_time, exif.orientation):
         return exif
     try:
-        with rawpy.imread(str(path)) as raw:
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             other, flip = getattr(raw, "other", None), int(raw.sizes.flip)  # older rawpy lacks .other
     except _RAWPY_ERRORS:
         return exif

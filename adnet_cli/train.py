@@ -233,13 +233,14 @@ def train(
     device = _device(config.device, local_rank)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    run = _build(config, device, resume)
+    _check_settings(config)
+    run = _build(config, device, resume)  # --init and state.pt are read, and the data found, before
+    source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
+                          config.camera, (2.0, config.max_ratio), config.holdout)
+    config.out_dir.mkdir(parents=True, exist_ok=True)  # anything is created: a refused run leaves nothing
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
         run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=device_ids)
-    source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
-                          config.camera, (2.0, config.max_ratio), config.holdout)
     val = validation_sets(config.val_count, config.val_size, config.val_scenes) if rank == 0 else ValidationSets([], [])
     metrics: dict[str, float] = {}
     trained = _logged_seconds(config.out_dir / "log.jsonl", run.step) if resume and rank == 0 else 0.0
@@ -247,6 +248,9 @@ def train(
     try:
         while run.step < config.steps:
             loss, seconds = _train_step(config, run, source, device, rank)
+            if not math.isfinite(loss):  # before this step is saved: the files on disk stay the last finite ones
+                raise AdnetError(f"training diverged at step {run.step} (loss {loss}); {config.out_dir} keeps the "
+                                 "last checkpoint written before it (lower --lr, or --resume from it)")
             trained += seconds
             images = run.step * config.batch_size * world
             values = {"loss": loss, "lr": learning_rate(config, run.step - 1),
@@ -270,6 +274,15 @@ def train(
             dist.barrier()
             dist.destroy_process_group()
     return metrics
+
+
+def _check_settings(config: TrainConfig) -> None:
+    """Refuse numbers no run can use, before anything is created."""
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise AdnetError(f"--lr must be a positive finite number, got {config.lr}")
+    if config.lr_decay_every < 0:
+        raise AdnetError(f"--lr-decay-every must be 0 (once, at 2/3 of the run) or a positive step count, "
+                         f"got {config.lr_decay_every}")
 
 
 def _out_of_time(config: TrainConfig, trained: float, world: int, device: torch.device) -> bool:

@@ -186,6 +186,9 @@ def load_weights(
     if conv not in CONVENTIONS:
         raise WeightsError(f"{path}: unknown convention {conv!r} in metadata")
     model = ADNet(model_config(state, metadata, path), deform_backend=deform_backend, convention=conv)
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise WeightsError(f"{path}: {len(broken)} tensors hold NaN or inf (first: {broken[0]}); the weights are broken")
     missing, unexpected = _key_mismatch(model, state)
     if missing or unexpected:
         raise WeightsError(f"{path} does not fit ADNet: {_describe(missing, unexpected)}")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -34,18 +31,13 @@ from adnet_cli.cli.options import (
     convention_name,
     precision_name,
 )
-from adnet_cli.errors import OutputError
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from adnet_cli.evaluate import Merger, Result, Saver
+    from adnet_cli.evaluate import Merger, Result
 
 
 def eval_command(
-    dataset: Annotated[
-        Path, typer.Argument(metavar="DATASET", help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")
-    ],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset root (Kalantari SIG17 or NTIRE 2021 layout).")],
     method: Annotated[
         Optional[list[MethodChoice]],
         typer.Option(  # type: ignore[valid-type]
@@ -82,12 +74,15 @@ def eval_command(
             finish_distributed,
             init_distributed,
             network_merger,
+            prediction_saver,
+            write_reports,
         )
+        from adnet_cli.evaluate import check_outputs as check_report_outputs
 
         rank, world, local_rank = init_distributed()
         try:
             methods = [m.value for m in (method or [MethodChoice.adnet])]  # type: ignore[attr-defined]
-            agree_or_raise(lambda: _check_outputs(json_path, csv_path, save_dir, overwrite))
+            agree_or_raise(lambda: check_report_outputs(json_path, csv_path, save_dir, overwrite))
             layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
             refs = find_scenes(dataset, layout_name)
             mergers: dict[str, Merger] = {}
@@ -107,45 +102,16 @@ def eval_command(
                     mergers[name] = network_merger(engine)
                 else:
                     mergers[name] = classical_merger(name, LAYOUT_TABLE[layout_name].gamma)
-            saver = _saver(save_dir) if save_dir else None
+            saver = prediction_saver(save_dir) if save_dir else None
             with tile_progress(f"scenes (rank {rank})" if world > 1 else "scenes", quiet or rank != 0) as progress:
                 found = evaluate(refs, mergers, saver, progress)
             if rank == 0:
-                _report(found, methods, layout_name, dataset, json_path, csv_path)
+                _report(found, methods, layout_name, dataset)
+                write_reports(found, dataset, layout_name, json_path, csv_path)
         finally:
             finish_distributed()
         if any(r.error for r in found):
             raise typer.Exit(1)
-
-
-def _check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path | None, overwrite: bool) -> None:
-    if json_path is not None and csv_path is not None and json_path.resolve() == csv_path.resolve():
-        raise OutputError("--json and --csv name the same file")
-    for path, suffix in ((json_path, ".json"), (csv_path, ".csv")):
-        if path is None:
-            continue
-        if path.suffix.lower() != suffix:
-            raise OutputError(f"{path}: expected a {suffix} file")
-        if not path.parent.is_dir():
-            raise OutputError(f"{path}: folder {path.parent} does not exist")
-        if path.exists() and not overwrite:
-            raise OutputError(f"{path} exists; pass --overwrite to replace it")
-    if save_dir is not None and save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
-        raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
-
-
-def _saver(save_dir: Path) -> Saver:
-    from adnet_cli.evaluate import prediction_path
-    from adnet_cli.io import write_hdr_image, write_ldr_image
-    from adnet_cli.tonemap import preview
-
-    def save(scene: str, method: str, pred: np.ndarray) -> None:
-        path = prediction_path(save_dir, scene, method)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_hdr_image(path, pred, overwrite=True)
-        write_ldr_image(path.with_suffix(".png"), preview(pred), overwrite=True)
-
-    return save
 
 
 def _means_table(mean: dict[str, dict[str, float]], layout: str) -> Table:
@@ -169,11 +135,9 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) <= 1.0 else f"{value:.2f}"
 
 
-def _report(
-    found: list[Result], methods: list[str], layout: str, dataset: Path, json_path: Path | None, csv_path: Path | None
-) -> None:
+def _report(found: list[Result], methods: list[str], layout: str, dataset: Path) -> None:
+    """The per-scene and mean tables on stdout, failures on stderr."""
     from adnet_cli.evaluate import means, primary_metrics
-    from adnet_cli.io import write_text
 
     headline = primary_metrics(layout)[0]
     table = Table(title=f"{headline} (dB) per scene, {layout} layout: {dataset}", title_justify="left")
@@ -192,14 +156,3 @@ def _report(
     for r in found:
         if r.error:
             console.print(f"failed: {r.scene} ({r.method}): {r.error}", markup=False, soft_wrap=True)
-    rows = [{"scene": r.scene, "method": r.method, "error": r.error, "seconds": r.seconds, **r.metrics} for r in found]
-    if json_path:
-        report = {"dataset": str(dataset), "layout": layout, "results": rows, "mean": mean}
-        write_text(json_path, json.dumps(report, indent=2, allow_nan=True), overwrite=True)
-    if csv_path:
-        keys = ["scene", "method", "error", "seconds", *dict.fromkeys(k for r in found for k in r.metrics)]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text(csv_path, buffer.getvalue(), overwrite=True)

@@ -1,0 +1,176 @@
+"""Cases of the fault matrix: inputs that are not what they seem (pipes, names that are not UTF-8,
+files cut short, checkpoints that contain themselves), each refused in one line or handled, with
+nothing lost."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import fails_cleanly
+from test_cli import EXPOSURES, invoke, write_bracket
+
+from adnet_cli.io import read_hdr, write_hdr_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _adnet(*args: str | bytes, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The command in a subprocess (arguments may be bytes: file names that are not UTF-8)."""
+    code = "import sys; from adnet_cli.cli import main; sys.argv[0] = 'adnet'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_input_is_refused_not_read_forever(tmp_path, random_checkpoint):
+    frames = write_bracket(tmp_path)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    done = _adnet("merge", str(frames[0]), str(fifo), str(frames[2]), "-e", EXPOSURES, "-o", "out.exr",
+                  "--weights", str(random_checkpoint), cwd=tmp_path, timeout=60)
+    assert done.returncode == 1 and b"not a regular file" in done.stderr, done.stderr
+    fifo_hdr = tmp_path / "pipe.exr"
+    os.mkfifo(fifo_hdr)
+    done = _adnet("tonemap", str(fifo_hdr), "-o", "p.png", cwd=tmp_path, timeout=60)
+    assert done.returncode == 1 and b"not a regular file" in done.stderr, done.stderr
+
+
+def test_file_names_that_are_not_utf8_merge_and_tonemap(tmp_path, random_checkpoint):
+    """Legal POSIX names whose bytes are not UTF-8 (OpenCV's own path handling crashed on them)."""
+    frames = write_bracket(tmp_path)
+    odd = []
+    for i, frame in enumerate(frames):
+        target = os.path.join(os.fsencode(tmp_path), b"\xff" + str(i).encode() + b".png")
+        os.rename(frame, target)
+        odd.append(target)
+    done = _adnet("merge", *odd, "-e", EXPOSURES, "-o", b"\xfeout.exr", "--weights", str(random_checkpoint),
+                  cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = os.path.join(os.fsencode(tmp_path), b"\xfeout.exr")
+    assert read_hdr(Path(os.fsdecode(out))).shape == (24, 36, 3)
+    done = _adnet("tonemap", out, "-o", b"\xfdpreview.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert os.path.exists(os.path.join(os.fsencode(tmp_path), b"\xfdpreview.png"))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_truncated_frame_is_refused(tmp_path, random_checkpoint, suffix):
+    import cv2
+
+    frames = write_bracket(tmp_path)
+    cut = frames[1].with_suffix(suffix)
+    ok, data = cv2.imencode(suffix, cv2.imread(str(frames[1])))
+    assert ok
+    cut.write_bytes(data.tobytes()[: len(data) * 2 // 3])
+    frames[1].unlink()
+    out = tmp_path / "out.exr"
+    result = invoke("merge", frames[0], cut, frames[2], "-e", EXPOSURES, "-o", out, "--weights", random_checkpoint)
+    fails_cleanly(result, "truncated")
+    assert not out.exists()
+
+
+def test_complete_files_with_trailing_data_are_accepted(tmp_path):
+    """A JPEG with bytes after its end marker (some cameras append data) is not taken for truncated."""
+    import cv2
+
+    from adnet_cli.io import read_ldr
+
+    ok, data = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
+    path = tmp_path / "trailer.jpg"
+    path.write_bytes(data.tobytes() + b"\x00" * 16 + b"TRAILER")
+    assert read_ldr(path).pixels.shape == (8, 8, 3)
+
+
+def test_tonemap_refuses_its_own_input_as_output(tmp_path):
+    src = tmp_path / "scene.exr"
+    write_hdr_image(src, np.full((4, 4, 3), 0.5, np.float32))
+    before = src.read_bytes()
+    from typer.testing import CliRunner
+
+    from adnet_cli.cli import app
+
+    result = CliRunner().invoke(app, ["tonemap", str(src), "-o", str(src), "--overwrite"])
+    fails_cleanly(result, "refusing to overwrite input")
+    assert src.read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- non-finite and useless results
+
+
+def test_weights_holding_nan_are_refused_when_loaded(tmp_path, random_model):
+    import torch
+
+    from adnet_cli.errors import WeightsError
+    from adnet_cli.weights import load_weights, save_weights
+
+    broken, model = tmp_path / "nan.safetensors", copy.deepcopy(random_model)  # the fixture is shared
+    with torch.no_grad():
+        next(p for p in model.parameters()).fill_(float("nan"))
+    save_weights(broken, model, "kalantari")
+    with pytest.raises(WeightsError, match="NaN or inf"):
+        load_weights(str(broken))
+
+
+def test_a_non_finite_merge_is_never_written(tmp_path, random_checkpoint, monkeypatch):
+    from adnet_cli import engine
+
+    monkeypatch.setattr(engine, "run_network", lambda model, frames, *a: np.full(frames.shape[1:], np.nan, np.float32))
+    frames, out = write_bracket(tmp_path), tmp_path / "out.exr"
+    result = invoke("merge", *frames, "-e", EXPOSURES, "-o", out, "--weights", random_checkpoint, "-q")
+    fails_cleanly(result, "non-finite")
+    assert not out.exists()
+
+
+def test_a_scale_that_underflows_float32_is_refused(tmp_path, random_checkpoint):
+    frames, out = write_bracket(tmp_path), tmp_path / "out.exr"
+    result = invoke("merge", *frames, "-e", EXPOSURES, "-o", out, "--scale", "fixed:1e-300", "--weights",
+                    random_checkpoint)
+    fails_cleanly(result, "outside float32's range")  # before the network runs: one line, even without -q
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lr", "inf"], "--lr must be a positive finite number"),
+    (["--lr", "0"], "--lr must be a positive finite number"),
+    (["--lr-decay-every", "-1"], "--lr-decay-every"),
+    (["--data", "hdr:/no/such/folder"], "no/such/folder"),
+    (["--init", "/no/such.safetensors"], "not found"),
+])
+def test_a_refused_training_run_creates_nothing(tmp_path, args, message):
+    from test_train import TINY_ARGS
+    from typer.testing import CliRunner
+
+    from adnet_cli.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "1", *TINY_ARGS, *args])
+    assert result.exit_code != 0 and message in result.stderr, result.output
+    assert not out.exists()
+
+
+def test_training_stops_on_a_non_finite_loss_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from test_train import tiny_config
+
+    from adnet_cli import train as training
+    from adnet_cli.errors import AdnetError
+
+    out = tmp_path / "run"
+    training.train(tiny_config(out, 2))
+    good = (out / "weights.safetensors").read_bytes()
+    real_step = training._train_step
+
+    def diverging(config, run, *args):
+        real_step(config, run, *args)
+        return float("nan"), 0.1
+
+    monkeypatch.setattr(training, "_train_step", diverging)
+    with pytest.raises(AdnetError, match="diverged at step 3"):
+        training.train(tiny_config(out, 4), resume=out / "state.pt")
+    assert (out / "weights.safetensors").read_bytes() == good
+    assert "NaN" not in (out / "log.jsonl").read_text() and "Infinity" not in (out / "log.jsonl").read_text()
