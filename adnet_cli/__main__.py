@@ -1,3 +1,3 @@
-from adnet_cli.cli import main
+from adnet_cli.launch import main
 
 main()

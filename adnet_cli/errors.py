@@ -25,6 +25,11 @@ class DeviceError(AdnetError):
     """The requested device or deformable-convolution backend is not available."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (as SIGINT raises KeyboardInterrupt), so that the same
+    clean-up runs: temporary files removed, one line, exit status 143."""
+
+
 def error_line(exc: BaseException) -> str:
     """A failure in one line: an AdnetError's own message; anything else (a bug or an environment
     problem) as ``TypeName: first line of its message``."""

@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import os
 import secrets
+import signal
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -257,8 +258,23 @@ def all_or_nothing() -> Iterator[None]:
         raise
     finally:
         _staged.reset(token)
-    for tmp, path in staged:
-        os.replace(tmp, path)
+    with _signals_held():  # the renames are one step: a signal cannot fall between them
+        for tmp, path in staged:
+            os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (where the platform can hold signals)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:

@@ -215,8 +215,12 @@ def _save(config: TrainConfig, run: _Run, metrics: dict[str, float], images: int
         "run": json.dumps(_identity(config)),
     }
     tmp = out / ".state.pt.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, out / "state.pt")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, out / "state.pt")
+    except BaseException:  # a full disk, or a signal: the last complete state.pt stays
+        tmp.unlink(missing_ok=True)
+        raise
     return out / "weights.safetensors"
 
 

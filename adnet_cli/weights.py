@@ -221,5 +221,9 @@ def save_weights(path: Path, model: ADNet, convention: Convention, extra: dict[s
     metadata = {META_CONVENTION: convention, META_CONFIG: model.config.to_json(), **(extra or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    try:
+        save_file(state, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or a signal: no half-written file left behind
+        tmp.unlink(missing_ok=True)
+        raise

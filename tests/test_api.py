@@ -168,3 +168,14 @@ def test_readme_python_example_runs(tmp_path):
 def test_engine_module_prints_nothing():
     source = Path(engine.__file__).read_text()
     assert "print(" not in source and "typer" not in source and "rich" not in source
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["merge", "a.png"], "Missing option '--output'"),
+                                               (["merge", "a.png", "-o", "x.exr", "--nope"], "No such option: --nope"),
+                                               (["tonemap", "x.exr", "-o", "y.png", "--bits", "12"], "--bits")])
+def test_usage_errors_are_one_line_with_status_2(argv, message):
+    result = invoke(*argv)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "--help" in lines[0]

@@ -8,6 +8,7 @@ import copy
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,76 @@ def test_training_stops_on_a_non_finite_loss_and_keeps_the_last_good_checkpoint(
         training.train(tiny_config(out, 4), resume=out / "state.pt")
     assert (out / "weights.safetensors").read_bytes() == good
     assert "NaN" not in (out / "log.jsonl").read_text() and "Infinity" not in (out / "log.jsonl").read_text()
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def test_brackets_in_names_are_printed_as_they_are(tmp_path, random_checkpoint):
+    """Rich markup is off: `d[/x]out.exr` is written and named in full, `IMG [draft]0.png` keeps its brackets."""
+    frames = write_bracket(tmp_path)
+    odd = frames[0].with_name("IMG [draft]0.png")
+    frames[0].rename(odd)
+    (tmp_path / "d[").mkdir()
+    out = tmp_path / "d[/x]out.exr"
+    result = invoke("merge", odd, frames[1], frames[2], "-e", EXPOSURES, "-o", out, "--weights", random_checkpoint)
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "IMG [draft]0.png" in result.stderr and "d[/x]out.exr" in result.stderr
+    dry = invoke("merge", odd, frames[1], frames[2], "-e", EXPOSURES, "-o", tmp_path / "x.exr", "--dry-run")
+    assert dry.exit_code == 0 and "IMG [draft]0.png" in dry.stdout
+
+
+# ----------------------------------------------------------------------------- signals
+
+# Runs the command with one library function replaced by a stand-in that marks the moment (a file)
+# and waits, so the test can send SIGTERM exactly there.
+_WAITING = """
+import sys, time
+from pathlib import Path
+import {module} as target
+marker = Path(sys.argv[1])
+real = getattr(target, {name!r})
+def waiting(*args, **kwargs):
+    {before}
+    marker.write_text("now")
+    time.sleep(60)
+setattr(target, {name!r}, waiting)
+sys.argv = ["adnet", *sys.argv[2:]]
+from adnet_cli.launch import main
+main()
+"""
+
+
+@pytest.mark.parametrize("where", ["network", "preview write", "training step"])
+def test_sigterm_cleans_up_and_exits_143(tmp_path, random_checkpoint, where):
+    import signal
+
+    frames = [str(p) for p in write_bracket(tmp_path)]
+    merge = ["merge", *frames, "-e", EXPOSURES, "-o", "out.exr", "-p", "out.png", "--weights", str(random_checkpoint)]
+    train = ["train", "--out", "run", "--steps", "3", "--checkpoint-every", "1", "--width", "16,8,2,2", "--crop", "32",
+             "--batch-size", "2", "--val-count", "1", "--val-size", "32"]
+    module, name, before, argv = {
+        "network": ("adnet_cli.engine", "run_network", "pass", merge),
+        "preview write": ("adnet_cli.engine", "write_ldr_image", "pass", merge),  # the HDR written, not renamed
+        # two steps run and are saved; the third waits
+        "training step": ("adnet_cli.train", "_train_step", "if args[1].step < 2:\n        return real(*args, **kwargs)",
+                          train),
+    }[where]
+    code = _WAITING.format(module=module, name=name, before=before)
+    marker = tmp_path / "marker"
+    process = subprocess.Popen([sys.executable, "-c", code, str(marker), *argv], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 120
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), process.communicate()[1].decode()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err.decode()
+    assert err.decode().strip().splitlines()[-1] == "terminated" and "Traceback" not in err.decode()
+    left = sorted(p.name for p in tmp_path.rglob("*") if p.name.startswith("."))
+    assert left == [], left
+    if where == "training step":
+        assert (tmp_path / "run" / "state.pt").exists()  # the last complete step's
+    else:
+        assert not (tmp_path / "out.exr").exists() and not (tmp_path / "out.png").exists()

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from adnet_cli.errors import AdnetError, error_line
+from adnet_cli.errors import AdnetError, Terminated, error_line
 
-console = Console(stderr=True, highlight=False)  # messages and progress
-results = Console(highlight=False)  # what a command reports as its answer (stdout)
+# Markup off: every string printed holds user text (paths, scene names) in which [brackets] are literal.
+console = Console(stderr=True, highlight=False, markup=False)  # messages and progress
+results = Console(highlight=False, markup=False)  # what a command reports as its answer (stdout)
 
 
 @contextlib.contextmanager
@@ -28,9 +29,10 @@ def reported_errors(debug: bool) -> Iterator[None]:
             raise
         error(str(exc))
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM as Terminated (see adnet_cli.launch)
+        terminated = isinstance(exc, Terminated)
+        console.print("terminated" if terminated else "interrupted")
+        raise typer.Exit(143 if terminated else 130) from None
     except Exception as exc:  # a bug or an environment problem: still one line without --debug
         if debug:
             raise

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from adnet_cli.choices import DEFAULT_TILE_PAD
 from adnet_cli.cli.common import console, reported_errors, results, tile_progress
@@ -150,7 +151,7 @@ def _report(found: list[Result], methods: list[str], layout: str, dataset: Path)
     for scene, row in by_scene.items():
         table.add_row(scene, *[("failed" if row[m].error else _fmt(row[m].metrics[headline])) for m in methods])
     mean = means(found)
-    table.add_row("[bold]mean[/]", *[_fmt(mean[m][headline]) if headline in mean[m] else "-" for m in methods])
+    table.add_row(Text("mean", style="bold"), *[_fmt(mean[m][headline]) if headline in mean[m] else "-" for m in methods])
     results.print(table)
     results.print(_means_table(mean, layout))
     for r in found:

@@ -6,11 +6,18 @@ Nothing here imports torch or OpenCV, so ``adnet --help`` stays fast.
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+from typer import Abort
 from typer.core import TyperCommand, TyperGroup
+
+try:  # Typer vendors click since 0.2x; before, it used click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
 
 from adnet_cli.choices import (
     BASES,
@@ -68,7 +75,24 @@ class Command(_NoFlagPlaceholder, TyperCommand):
 
 
 class Group(_NoFlagPlaceholder, TyperGroup):
-    """The adnet command group's class."""
+    """The adnet command group's class. Usage errors (an unknown option, a missing value) are one
+    line on stderr like every other error, not Typer's multi-line box; the exit status stays 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[no-untyped-def]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                print(f"error: {' '.join(exc.format_message().split())}{hint}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except Abort:
+            print("aborted", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 Weights = Annotated[
