@@ -210,8 +210,11 @@ def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *,
 
 def _same_file(a: Path, b: Path) -> bool:
     """Same resolved path, or the same file through a link."""
-    if a.resolve() == b.resolve():
-        return True
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError) as exc:  # a link loop (RuntimeError before Python 3.13)
+        raise OutputError(f"{a} or {b}: cannot be resolved (a loop of links?)") from exc
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist yet

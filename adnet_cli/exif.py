@@ -40,12 +40,15 @@ class ExifExposure:
 def check_readable_file(path: Path) -> None:
     """Raise InputError unless ``path`` is an existing regular file we may open (a FIFO or device
     would block the read or never end, so only regular files, or links to them, are accepted)."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not an image file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file (a pipe, device or socket)")
+    try:
+        if not path.exists():
+            raise InputError(f"{path}: no such file (or a link that leads nowhere)")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not an image file")
+        if not path.is_file():
+            raise InputError(f"{path}: not a regular file (a pipe, device or socket)")
+    except OSError as exc:  # a name too long, a link loop ...
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     try:
         with open(path, "rb"):
             pass

@@ -152,7 +152,10 @@ def _decode_unturned(path: Path, orientation_tag: object) -> np.ndarray | None:
     if path.suffix.lower() in (".tif", ".tiff") and offset is not None and size in (2, 4):
         endian = ">" if data[:2] == b"MM" else "<"
         struct.pack_into(endian + ("H" if size == 2 else "I"), data, offset, 1)
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # e.g. more pixels than OpenCV's limit: its assertion text is no message
+        raise InputError(f"{path}: OpenCV cannot decode it (too large, or malformed)") from exc
 
 
 def _check_complete(path: Path, data: bytes) -> None:
@@ -229,13 +232,16 @@ def check_output_path(path: Path, suffixes: tuple[str, ...], *, overwrite: bool)
     if path.suffix.lower() not in suffixes:
         shown = path.suffix or "(none)"
         raise OutputError(f"{path}: unknown extension {shown}; use one of {', '.join(suffixes)}")
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: already exists (overwriting was not requested)")
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"{path}: folder {parent} does not exist")
+    try:
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory")
+        if path.exists() and not overwrite:
+            raise OutputError(f"{path}: already exists (overwriting was not requested)")
+        parent = path.parent
+        if not parent.is_dir():
+            raise OutputError(f"{path}: folder {parent} does not exist")
+    except OSError as exc:  # a name too long, a link loop ...
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
 
 
 # (temporary, final) pairs of the innermost all_or_nothing() block; None outside one.
@@ -284,7 +290,11 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     The temporary name keeps the real extension last. Any failure removes the temporary
     file and raises OutputError (KeyboardInterrupt and the like are cleaned up and re-raised).
     """
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{path.suffix.lower()}")
+    token, suffix = secrets.token_hex(4), path.suffix.lower()
+    name = f".{path.name}.tmp-{token}{suffix}"
+    if len(os.fsencode(name)) > 255:  # a name near the limit (NAME_MAX) must not fail for its temporary's sake
+        name = f".adnet-{token}.tmp{suffix}"
+    tmp = path.with_name(name)
     staged = _staged.get()
     try:
         with open(tmp, "xb") as fh:

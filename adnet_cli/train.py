@@ -19,7 +19,7 @@ from typing import TextIO
 import torch
 import torch.distributed as dist
 
-from adnet_cli.errors import AdnetError
+from adnet_cli.errors import AdnetError, error_line
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
 from adnet_cli.runtime import resolve_device, torchrun_launch
@@ -143,8 +143,12 @@ def _build(config: TrainConfig, device: torch.device, resume: Path | None) -> _R
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
     run = _Run(model, optimizer, 0)
     if resume is not None:
-        state = torch.load(resume, map_location=device, weights_only=True)
-        _check_resumable(json.loads(state.get("run", "{}")), _identity(config))
+        try:
+            state = torch.load(resume, map_location=device, weights_only=True)
+            saved = json.loads(state.get("run", "{}"))
+        except Exception as exc:  # truncated, garbage, or not a state.pt at all
+            raise AdnetError(f"--resume: {resume} is not a training state adnet can read ({error_line(exc)})") from exc
+        _check_resumable(saved, _identity(config))
         model.load_state_dict(state["model"], strict=True)
         optimizer.load_state_dict(state["optimizer"])
         run.step = int(state["step"])

@@ -8,6 +8,7 @@ PyTorch files (as the original release's training code writes them) are read onl
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from importlib import resources
@@ -108,6 +109,8 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     """Tensors and metadata of a checkpoint, wrappers (``state_dict``, ``params``...) and
     ``module.``/``_orig_mod.`` prefixes removed. Metadata is empty for ``.pth``/``.pt`` files."""
     metadata: dict[str, str] = {}
+    if path.stat().st_size == 0:
+        raise WeightsError(f"cannot read weights {path}: the file is empty")
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -118,7 +121,7 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WeightsError(f"cannot read weights {path}: {exc}".splitlines()[0]) from exc
+        raise WeightsError(f"cannot read weights {path}: {_unreadable_reason(exc)}") from exc
     for _ in range(_MAX_WRAPPERS + 1):  # bounded: a checkpoint can contain itself
         if not isinstance(state, dict) or _is_tensor_dict(state):
             break
@@ -131,6 +134,16 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: not a state dict")
     return {_strip(k): v for k, v in state.items()}, metadata
+
+
+def _unreadable_reason(exc: Exception) -> str:
+    """Why torch or safetensors refused a file, in the project's words (torch's own message for a
+    pickle with Python objects is pages long, coloured, and advises weights_only=False)."""
+    text = str(exc)
+    if "weights_only" in text or "Unsupported global" in text:
+        return "it holds Python objects, not only tensors, and adnet loads checkpoints with weights_only=True only"
+    first = re.sub(r"\x1b\[[0-9;]*m", "", text).strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first
 
 
 def _is_tensor_dict(d: dict) -> bool:

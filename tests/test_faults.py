@@ -248,3 +248,62 @@ def test_sigterm_cleans_up_and_exits_143(tmp_path, random_checkpoint, where):
         assert (tmp_path / "run" / "state.pt").exists()  # the last complete step's
     else:
         assert not (tmp_path / "out.exr").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_checkpoint_refusals_say_why_in_the_projects_words(tmp_path):
+    import pickle
+
+    import torch
+
+    from adnet_cli.errors import WeightsError
+    from adnet_cli.weights import read_state_dict
+
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(WeightsError, match="the file is empty"):
+        read_state_dict(empty)
+    objects = tmp_path / "objects.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "opt": pickle.PickleError("x")}, objects)
+    with pytest.raises(WeightsError) as caught:
+        read_state_dict(objects)
+    message = str(caught.value)
+    assert "weights_only=True only" in message and "weights_only=False" not in message and "\x1b[" not in message
+
+
+def test_a_garbage_state_is_refused_in_one_line(tmp_path):
+    from test_train import TINY_ARGS
+    from typer.testing import CliRunner
+
+    from adnet_cli.cli import app
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.pt").write_bytes(b"\x80\x02]q\x00.")  # a pickle of an empty list: torch.load chokes on it
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "2", "--resume", "-q", *TINY_ARGS])
+    fails_cleanly(result, "is not a training state adnet can read")
+
+
+def test_long_and_looping_paths_are_one_line(tmp_path, random_checkpoint):
+    frames = write_bracket(tmp_path)
+    longest = tmp_path / ("x" * 251 + ".exr")  # 255 bytes: legal, though its temporary name would not be
+    result = invoke("merge", *frames, "-e", EXPOSURES, "-o", longest, "--weights", random_checkpoint, "-q")
+    assert result.exit_code == 0, result.output
+    assert read_hdr(longest).shape == (24, 36, 3)
+    fails_cleanly(invoke("merge", *frames, "-e", EXPOSURES, "-o", tmp_path / ("y" * 300 + ".exr"), "-q"),
+                  "File name too long")
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    fails_cleanly(invoke("merge", frames[0], loop, frames[2], "-e", EXPOSURES, "-o", tmp_path / "o.exr", "-q"),
+                  "loop.png")
+
+
+def test_a_terminal_that_cannot_show_a_name_gets_it_escaped(tmp_path):
+    frames = write_bracket(tmp_path)
+    named = frames[0].with_name("Zürich.png")
+    frames[0].rename(named)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(ROOT)}
+    code = "import sys; sys.argv[0] = 'adnet'; from adnet_cli.launch import main; main()"
+    done = subprocess.run([sys.executable, "-c", code, "merge", str(named), str(frames[1]), str(frames[2]), "-e",
+                           EXPOSURES, "-o", "x.exr", "--dry-run"], cwd=tmp_path, capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert b"Z\\xfcrich.png" in done.stdout
