@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -186,8 +187,15 @@ def check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path 
             raise OutputError(f"{path}: folder {path.parent} does not exist")
         if path.exists() and not overwrite:
             raise OutputError(f"{path} exists; pass --overwrite to replace it")
-    if save_dir is not None and save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
-        raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
+    if save_dir is not None:
+        if save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
+            raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
+        try:  # found now, not after every scene is scored
+            save_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=save_dir):
+                pass
+        except OSError as exc:
+            raise OutputError(f"--save-dir {save_dir}: cannot write there ({exc.strerror or exc})") from exc
 
 
 def prediction_saver(save_dir: Path) -> Saver:

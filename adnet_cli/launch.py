@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from types import FrameType
 
 from adnet_cli.errors import Terminated
@@ -16,6 +17,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
+    if "--debug" not in sys.argv:  # library warnings (torch's, for one) are noise before a one-line error
+        warnings.simplefilter("ignore")
     for stream in (sys.stdout, sys.stderr):  # a file name the terminal's encoding cannot show is escaped
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -245,7 +245,10 @@ def train(
     run = _build(config, device, resume)  # --init and state.pt are read, and the data found, before
     source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
                           config.camera, (2.0, config.max_ratio), config.holdout)
-    config.out_dir.mkdir(parents=True, exist_ok=True)  # anything is created: a refused run leaves nothing
+    try:  # only now is anything created: a refused run leaves nothing
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AdnetError(f"--out {config.out_dir}: cannot create it ({exc.strerror or exc})") from exc
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
         run.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=device_ids)

@@ -123,3 +123,14 @@ def test_torchrun_two_processes_gather_one_report(tmp_path, ntire):
     a, b = json.loads(single.read_text()), json.loads(multi.read_text())
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(b["results"]) == strip(a["results"]) and len(b["results"]) == 6
+
+
+def test_an_unwritable_save_dir_is_found_before_any_scene_is_scored(tmp_path, kalantari, monkeypatch):
+    from helpers import fails_cleanly
+
+    from adnet_cli import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_scene", lambda *a, **k: pytest.fail("a scene was scored"))
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    fails_cleanly(run_eval(kalantari, "--method", "medium", "--save-dir", blocker / "pred", "-q"), "--save-dir")

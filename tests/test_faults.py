@@ -307,3 +307,15 @@ def test_a_terminal_that_cannot_show_a_name_gets_it_escaped(tmp_path):
                            EXPOSURES, "-o", "x.exr", "--dry-run"], cwd=tmp_path, capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
     assert b"Z\\xfcrich.png" in done.stdout
+
+
+def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path):
+    from test_train import TINY_ARGS
+    from typer.testing import CliRunner
+
+    from adnet_cli.cli import app
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["train", "--out", str(blocker / "run"), "--steps", "1", "-q", *TINY_ARGS])
+    fails_cleanly(result, "cannot create it")
