@@ -319,3 +319,35 @@ def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path):
     blocker.write_text("not a folder")
     result = CliRunner().invoke(app, ["train", "--out", str(blocker / "run"), "--steps", "1", "-q", *TINY_ARGS])
     fails_cleanly(result, "cannot create it")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs filled to the last byte (root only; skipped where it cannot be mounted)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and tmpfs to make a full file system")
+    try:
+        with open(mount / "filler", "wb", buffering=0) as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 512)
+            except OSError:  # ENOSPC: full
+                pass
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_leaves_the_earlier_result_whole(tmp_path, random_checkpoint, full_disk):
+    frames = write_bracket(tmp_path)
+    out = tmp_path / "out.exr"
+    out.write_bytes(b"the earlier result")
+    result = invoke("merge", *frames, "-e", EXPOSURES, "-o", out, "-p", full_disk / "p.png", "--overwrite",
+                    "--weights", random_checkpoint, "-q")
+    fails_cleanly(result, "No space left on device")
+    assert out.read_bytes() == b"the earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
