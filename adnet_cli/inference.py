@@ -21,6 +21,7 @@ from adnet_cli.runtime import free_memory_bytes
 
 Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
+EDGE_CONTEXT = 16  # mirrored pixels around the image (see pad_for_network); a multiple of MULTIPLE
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
 # Peak bytes per pixel of a float32 tile window of the paper's width (nf 64), measured with
 # benchmarks/tile_memory.py at 512 x 512: 8.1 KB on the CPU (deformable conv in row bands; 3.9 KB in
@@ -64,14 +65,20 @@ def _round_up(n: int, m: int = MULTIPLE) -> int:
     return -(-n // m) * m
 
 
-def pad_to_multiple(frames: np.ndarray) -> np.ndarray:
-    """Reflect-pad (..., H, W, C) at the bottom and right so H and W are multiples of 4."""
+def pad_for_network(frames: np.ndarray, edge: int = EDGE_CONTEXT) -> np.ndarray:
+    """Mirror `edge` pixels of context onto every side of (..., H, W, C), and a few more at the bottom
+    and right so both sides become multiples of 4; the image starts at (edge, edge).
+
+    Why: inside the network every convolution zero-pads, so pixels at the image border see black
+    beyond it, and weights that never learned the border paint it (a coloured 1-pixel frame, up to
+    5x off on a flat field with the first weights). With mirrored context the border pixels see
+    what interior pixels see; tiles inside the image get their context from the image itself.
+    Reflection does not repeat the edge pixel; images too small to reflect repeat it instead.
+    """
     h, w = frames.shape[-3:-1]
-    ph, pw = _round_up(h) - h, _round_up(w) - w
-    if ph == 0 and pw == 0:
-        return frames
-    widths = [(0, 0)] * (frames.ndim - 3) + [(0, ph), (0, pw), (0, 0)]
-    mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+    bottom, right = edge + _round_up(h) - h, edge + _round_up(w) - w
+    widths = [(0, 0)] * (frames.ndim - 3) + [(edge, bottom), (edge, right), (0, 0)]
+    mode = "reflect" if min(h, w) > max(bottom, right) else "edge"
     return np.pad(frames, widths, mode=mode)
 
 
@@ -178,7 +185,7 @@ def merge(
     progress: called as progress(done_tiles, total_tiles).
     """
     height, width = frames.shape[1:3]
-    padded = pad_to_multiple(frames)
+    padded = pad_for_network(frames)
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
     tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
     tiles = plan_tiles(padded.shape[1], padded.shape[2], tile, options.tile_pad)
@@ -188,7 +195,7 @@ def merge(
         window = unit_float(padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1])
         result = run_window(model, window, exposures, convention, device, options)
         out[t.y0 : t.y1, t.x0 : t.x1] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
-    return out[:height, :width]
+    return out[EDGE_CONTEXT : EDGE_CONTEXT + height, EDGE_CONTEXT : EDGE_CONTEXT + width]
 
 
 def _tiles(tiles: list[Tile], progress: Progress | None) -> Iterator[Tile]:

@@ -10,11 +10,12 @@ from helpers import synthetic_bracket
 from adnet_cli import runtime
 from adnet_cli.errors import DeviceError
 from adnet_cli.inference import (
+    EDGE_CONTEXT,
     TTA_TRANSFORMS,
     MergeOptions,
     default_tile,
     merge,
-    pad_to_multiple,
+    pad_for_network,
     plan_tiles,
     tta_apply,
     tta_invert,
@@ -62,12 +63,28 @@ def test_tta_is_the_mean_of_four_hand_inverted_runs(random_model):
     assert np.abs(tta - run(frames)).max() > 1e-6  # the random network is not flip-invariant
 
 
-def test_pad_to_multiple_reflects_and_keeps_content():
-    frames = np.random.default_rng(0).random((3, 9, 13, 3)).astype(np.float32)
-    padded = pad_to_multiple(frames)
-    assert padded.shape == (3, 12, 16, 3)
-    assert np.array_equal(padded[:, :9, :13], frames)
-    assert np.array_equal(padded[:, 9, :13], frames[:, 7])  # reflect without repeating the edge
+def test_pad_for_network_mirrors_context_and_keeps_content():
+    frames = np.random.default_rng(0).random((3, 29, 33, 3)).astype(np.float32)
+    e = EDGE_CONTEXT
+    padded = pad_for_network(frames)
+    assert padded.shape == (3, 2 * e + 32, 2 * e + 36, 3)  # 29 -> 32 and 33 -> 36: multiples of 4
+    assert np.array_equal(padded[:, e : e + 29, e : e + 33], frames)
+    assert np.array_equal(padded[:, e - 1, e : e + 33], frames[:, 1])  # reflect without repeating the edge
+    assert np.array_equal(padded[:, e + 29, e : e + 33], frames[:, 27])
+    tiny = pad_for_network(frames[:, :5, :5])  # too small to reflect: the edge pixel repeats
+    assert np.array_equal(tiny[:, 0, e : e + 5], frames[:, 0, :5])
+
+
+@pytest.mark.parametrize("tile", [0, 32])
+def test_a_flat_field_merges_to_the_same_value_at_its_edges(random_model, tile):
+    """No coloured frame: with mirrored context, the border rows and columns of a flat bracket merge to
+    the interior's value (the random network zero-pads inside; without the context they differed)."""
+    level = np.array([0.5, 0.4, 0.3], np.float32)
+    frames = np.stack([np.broadcast_to(np.clip(level * t, 0, 1), (40, 52, 3)) for t in (0.5, 1.0, 2.0)])
+    out = merge(random_model, frames.astype(np.float32), (1.0, 2.0, 4.0), "kalantari", CPU, MergeOptions(tile=tile))
+    interior = out[12:-12, 12:-12].reshape(-1, 3).mean(0)
+    for edge in (out[0], out[-1], out[:, 0], out[:, -1]):
+        np.testing.assert_allclose(edge, np.broadcast_to(interior, edge.shape), rtol=1e-4)
 
 
 @pytest.mark.parametrize(("height", "width", "tile", "pad"), [(100, 132, 32, 8), (64, 64, 64, 16), (40, 200, 48, 0)])
@@ -129,7 +146,7 @@ def test_odd_sizes_come_back_at_their_own_size(random_model, tile):
     assert np.isfinite(out).all() and (out >= 0).all()
     total = calls[-1][1]
     assert calls == [(i, total) for i in range(total + 1)]
-    assert total == (1 if tile == 0 else 6)
+    assert total == (1 if tile == 0 else 9)  # 97 x 131 -> 100 x 132, + 16 mirrored each side: 3 x 3 tiles of 64
 
 
 def test_default_tile_is_bounded_and_a_multiple_of_64():
