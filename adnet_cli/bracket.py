@@ -223,12 +223,37 @@ def _exposure_values(
     if exposures is not None and ev is not None:
         raise InputError("give either --exposures or --ev, not both")
     if exposures is not None:
-        return parse_exposures(exposures), None, "--exposures", ()
+        values = parse_exposures(exposures)
+        return values, None, "--exposures", _disagreement(paths, values, "--exposures")
     if ev is not None:
-        return parse_ev(ev), None, EV_SOURCE, ()
+        values = parse_ev(ev)
+        return values, None, EV_SOURCE, _disagreement(paths, values, "--ev")
     found = exif_exposures(paths)
     scaled = found.values != found.seconds
     return found.values, found.seconds if scaled else None, found.source, found.notes
+
+
+def _disagreement(paths: Sequence[Path], given: list[float], option: str) -> tuple[str, ...]:
+    """A note when the frames' own EXIF exposures order them differently from `given` (values in
+    the order of `paths`): an --ev typed in file order for a camera that shoots 0, -2, +2, say."""
+    if len(given) != len(paths):
+        return ()  # _check_values says so
+    try:
+        exif = exif_exposures(paths).values
+    except InputError:  # no (complete) EXIF: nothing to compare with
+        return ()
+    order = lambda values: sorted(range(len(values)), key=lambda i: values[i])  # noqa: E731
+    if order(exif) == order(given) or len(set(exif)) != len(exif):
+        return ()
+    shown = ", ".join(f"{p.name} {format_exposure(t)}" for p, t in zip(paths, exif))
+    return (f"{option} orders the frames differently from their EXIF exposure times ({shown}); check the order",)
+
+
+def format_exposure(seconds: float) -> str:
+    """A photographer's notation: 1/400 s, 0.3 s, 15 s."""
+    if seconds < 1 and abs(1 / seconds - round(1 / seconds)) < 1e-3 * (1 / seconds):
+        return f"1/{round(1 / seconds)} s"
+    return f"{seconds:.3g} s"
 
 
 def _check_values(times: list[float], count: int) -> None:

@@ -100,8 +100,8 @@ def test_a_corrupt_file_fails_its_group_only(tmp_path, shoot, random_checkpoint)
     assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using " in result.stderr
     failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(failures) == 1
-    assert "group 2 (IMG_0004.jpg .. IMG_0006.jpg)" in failures[0] and "IMG_0005.jpg: not an image" in failures[0]
-    assert "IMG_0005.jpg: not an image" not in result.stderr.replace(failures[0], "")  # said once
+    assert "group 2 (IMG_0004.jpg .. IMG_0006.jpg)" in failures[0] and "IMG_0005.jpg: the file is truncated" in failures[0]
+    assert "IMG_0005.jpg: the file is truncated" not in result.stderr.replace(failures[0], "")  # said once
     assert "Traceback" not in result.output
 
 

@@ -170,14 +170,14 @@ def test_info_reports_backend_device_and_weights(random_checkpoint):
 
 
 def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoint, monkeypatch):
-    import sys
+    import importlib
 
     from adnet_cli.errors import OutputError
 
     def broken(*args, **kwargs):
         raise OutputError("disk full")
 
-    monkeypatch.setattr(sys.modules["adnet_cli.engine"], "write_ldr_image", broken)
+    monkeypatch.setattr(importlib.import_module("adnet_cli.engine"), "write_ldr_image", broken)
     out = tmp_path / "scene.exr"
     result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "disk full")
@@ -224,3 +224,20 @@ def test_info_reports_the_precision():
     result = invoke("info")
     assert result.exit_code == 0
     assert "precision" in result.stdout and ("bfloat16 (auto" in result.stdout or "float32 (auto" in result.stdout)
+
+
+def test_exposures_given_against_the_exif_order_are_noted(tmp_path, random_checkpoint):
+    """A camera shoots 0, -2, +2 EV; --ev typed as if it were -2, 0, +2 in file order gets one warning line."""
+    paths = write_bracket(tmp_path, exif=True)  # EXIF: 1/100, 1/25, 4/25 s
+    wrong = invoke("merge", *paths, "--ev", "0,-2,2", "-o", tmp_path / "a.exr", "--dry-run")
+    assert wrong.exit_code == 0 and "--ev orders the frames differently from their EXIF" in wrong.stdout
+    assert "short.png 1/100 s" in wrong.stdout
+    right = invoke("merge", *paths, "--ev", "-2,0,2", "-o", tmp_path / "b.exr", "--dry-run")
+    assert right.exit_code == 0 and "differently" not in right.stdout
+
+
+def test_the_summary_shows_exposures_as_photographers_write_them(tmp_path, bracket, random_checkpoint):
+    result = invoke("merge", *bracket, "-e", "1/3049,1/762,4/762", "-o", tmp_path / "s.exr", "--weights",
+                    random_checkpoint)
+    assert result.exit_code == 0, result.output
+    assert "short.png (1/3049 s)" in result.stderr and "0.000328" not in result.stderr

@@ -128,7 +128,7 @@ def test_read_ldr_two_channel_array(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path = tmp_path / "ga.tif"
     path.write_bytes(b"placeholder")
     ga = np.stack([np.full((2, 3), 10, np.uint16), np.full((2, 3), 9, np.uint16)], -1)
-    monkeypatch.setattr(io.cv2, "imread", lambda *_args: ga)
+    monkeypatch.setattr(io.cv2, "imdecode", lambda *_args: ga)
     img = read_ldr(path)
     np.testing.assert_array_equal(img.pixels, np.full((2, 3, 3), np.float32(10) / 65535))
     assert img.bit_depth == 16
@@ -168,7 +168,7 @@ def test_read_ldr_keeps_opencv_quiet(tmp_path: Path, capfd: pytest.CaptureFixtur
     good = tmp_path / "good.png"
     assert cv2.imwrite(str(good), _rgb(np.uint8))
     broken = tmp_path / "broken.png"
-    broken.write_bytes(good.read_bytes()[:8] + b"\x00" * 40)  # PNG magic, corrupt chunks
+    broken.write_bytes(good.read_bytes()[:8] + b"\x00" * 40 + good.read_bytes()[-12:])  # magic, junk, IEND
     capfd.readouterr()
     with pytest.raises(InputError, match="broken.png: not an image"):
         read_ldr(broken)

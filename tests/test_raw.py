@@ -7,7 +7,7 @@ LibRaw's sRGB output should reproduce the scene itself.
 
 from __future__ import annotations
 
-import sys
+import importlib
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -192,7 +192,7 @@ def _classical_merge(model, frames, exposures, *args) -> np.ndarray:
 def test_raw_and_jpeg_brackets_merge_to_the_same_scale(tmp_path, random_checkpoint, monkeypatch, response) -> None:
     """One scene shot as RAW and as in-camera JPEGs (plain gamma 2.2 or the sRGB curve), exposures from
     EXIF: `adnet merge --scale fixed:1/30` gives the same radiance for both."""
-    monkeypatch.setattr(sys.modules["adnet_cli.engine"], "run_network", _classical_merge)
+    monkeypatch.setattr(importlib.import_module("adnet_cli.engine"), "run_network", _classical_merge)
     scene, times = _scene(), (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
     encode = (lambda x: x ** (1 / 2.2)) if response == "gamma" else srgb_encode
     raws, jpegs = [], []

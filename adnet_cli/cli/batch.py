@@ -64,11 +64,9 @@ def plan_lines(plan: BracketPlan, times: dict | None = None) -> list[str]:
 
 def format_exposure(value: float, source: str) -> str:
     """1/400 s, 0.3 s, or +2 EV for relative exposures (--ev)."""
-    if source == EV_SOURCE:
-        return f"{math.log2(value):+g} EV"
-    if value < 1 and abs(1 / value - round(1 / value)) < 1e-3:
-        return f"1/{round(1 / value)} s"
-    return f"{value:.4g} s"
+    from adnet_cli.bracket import format_exposure as seconds
+
+    return f"{math.log2(value):+g} EV" if source == EV_SOURCE else seconds(value)
 
 
 def group_line(job: Job) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from adnet_cli.choices import DEFAULT_GAP, DEFAULT_TILE_PAD, FRAMES, HDR_SUFFIXES
-from adnet_cli.cli.batch import print_plan, run_batch
+from adnet_cli.cli.batch import format_exposure, print_plan, run_batch
 from adnet_cli.cli.common import console, note, reported_errors, tile_progress
 from adnet_cli.cli.options import (
     BF16,
@@ -77,14 +77,10 @@ def merge(
             rich_help_panel=INPUTS,
         ),
     ] = None,
-    ev: Annotated[
-        Optional[str], typer.Option(help="Exposures in stops instead, e.g. -2,0,2.", rich_help_panel=INPUTS)
-    ] = None,
+    ev: Annotated[Optional[str], typer.Option(help="Exposures in stops instead, e.g. -2,0,2.", rich_help_panel=INPUTS)] = None,
     frames: Annotated[
         Optional[str],
-        typer.Option(
-            help="With more than 3 frames: which three, as indices sorted by exposure (0,2,4).", rich_help_panel=INPUTS
-        ),
+        typer.Option(help="With more than 3 frames: which three, as indices sorted by exposure (0,2,4).", rich_help_panel=INPUTS),
     ] = None,
     response: Annotated[
         ResponseChoice,
@@ -130,9 +126,7 @@ def merge(
     ] = None,
     dry_run: Annotated[
         bool,
-        typer.Option(
-            "--dry-run", help="Print the brackets, frames and outputs; merge nothing.", rich_help_panel=WORKFLOW
-        ),
+        typer.Option("--dry-run", help="Print the brackets, frames and outputs; merge nothing.", rich_help_panel=WORKFLOW),
     ] = False,
     output: Annotated[
         Path,
@@ -210,9 +204,7 @@ def merge(
                 not no_preview,
                 overwrite,
             )  # type: ignore[attr-defined]
-            run_batch(
-                inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug
-            )
+            run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug)
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
             _merge_single(inputs, output, preview, request, engine, float32, overwrite, dry_run, quiet)
@@ -266,9 +258,10 @@ def _merge_single(
     def describe(bracket: Bracket) -> None:
         for line in bracket.notes:
             note(line)
-        names = ", ".join(f"{p.name} ({t:g})" for p, t in zip(bracket.paths, bracket.exposures))
-        console.print(f"frames short->long: {names}; exposures from {bracket.source}; reference {bracket.reference.name}",
-                      markup=False)
+        names = ", ".join(f"{p.name} ({format_exposure(t, bracket.source)})" for p, t in zip(bracket.paths, bracket.exposures))
+        console.print(
+            f"frames short->long: {names}; exposures from {bracket.source}; reference {bracket.reference.name}", markup=False
+        )
         console.print(ready.describe(), markup=False)
 
     start = time.perf_counter()
