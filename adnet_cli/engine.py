@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from adnet_cli.align import align_frames, crop_frames
+from adnet_cli.atomic import all_or_nothing
 from adnet_cli.bracket import Bracket, BracketPlan, network_frames, output_scale, plan_bracket, read_bracket
 from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
-from adnet_cli.io import all_or_nothing, check_output_path, unit_float, write_hdr_image, write_ldr_image
+from adnet_cli.io import check_output_path, unit_float, write_hdr_image, write_ldr_image
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention
 from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision

@@ -24,11 +24,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from adnet_cli.atomic import write_text
 from adnet_cli.classical import classical_merge
 from adnet_cli.datasets import KALANTARI_METRICS, LAYOUT_TABLE, NTIRE_METRICS, Scene, SceneRef, to_network_domain
 from adnet_cli.engine import Engine
 from adnet_cli.errors import AdnetError, OutputError, error_line
-from adnet_cli.io import write_hdr_image, write_ldr_image, write_text
+from adnet_cli.io import write_hdr_image, write_ldr_image
 from adnet_cli.metrics import METRICS
 from adnet_cli.runtime import torchrun_launch
 from adnet_cli.tonemap import preview

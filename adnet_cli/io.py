@@ -12,13 +12,8 @@ an existing file that was to be overwritten stays intact.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import os
-import secrets
-import signal
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +22,7 @@ import cv2
 import numpy as np
 import OpenEXR
 
+from adnet_cli.atomic import write_atomically
 from adnet_cli.choices import HDR_SUFFIXES
 from adnet_cli.cvlog import quiet_opencv
 from adnet_cli.errors import InputError, OutputError
@@ -244,86 +240,6 @@ def check_output_path(path: Path, suffixes: tuple[str, ...], *, overwrite: bool)
         raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
 
 
-# (temporary, final) pairs of the innermost all_or_nothing() block; None outside one.
-_staged: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("staged", default=None)
-
-
-@contextlib.contextmanager
-def all_or_nothing() -> Iterator[None]:
-    """Files written inside the block stay at their temporary names until it ends; then all are
-    renamed onto their paths. If the block raises, every temporary file is removed and no path is
-    touched, so an earlier result survives a failed command whole (an HDR and its preview)."""
-    staged: list[tuple[Path, Path]] = []
-    token = _staged.set(staged)
-    try:
-        yield
-    except BaseException:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        raise
-    finally:
-        _staged.reset(token)
-    with _signals_held():  # the renames are one step: a signal cannot fall between them
-        for tmp, path in staged:
-            os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends (where the platform can hold signals)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a new temporary file next to ``path``, then rename it over ``path`` (at the
-    end of the enclosing :func:`all_or_nothing` block, if any).
-
-    The temporary name keeps the real extension last. Any failure removes the temporary
-    file and raises OutputError (KeyboardInterrupt and the like are cleaned up and re-raised).
-    """
-    token, suffix = secrets.token_hex(4), path.suffix.lower()
-    name = f".{path.name}.tmp-{token}{suffix}"
-    if len(os.fsencode(name)) > 255:  # a name near the limit (NAME_MAX) must not fail for its temporary's sake
-        name = f".adnet-{token}.tmp{suffix}"
-    tmp = path.with_name(name)
-    staged = _staged.get()
-    try:
-        with open(tmp, "xb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if staged is None:
-            os.replace(tmp, path)
-        else:
-            staged.append((tmp, path))
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OutputError) or not isinstance(exc, Exception):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputError(f"{path}: could not write ({reason.strip()})") from exc
-
-
-def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
-    """Write a UTF-8 text file (a report) atomically; OutputError if it exists and not overwrite."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: already exists (overwriting was not requested)")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: folder {path.parent} does not exist")
-    _write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
 def _check_rgb_array(rgb: np.ndarray, kinds: str) -> None:
     """Raise ValueError unless ``rgb`` is an (H, W, 3) array whose dtype kind is in ``kinds``."""
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -404,7 +320,7 @@ def write_hdr_image(
         bgr = _sanitised(rgb, RGBE_MAX, np.float32, bgr=True)
         params = [cv2.IMWRITE_HDR_COMPRESSION, cv2.IMWRITE_HDR_COMPRESSION_RLE]
         writer = _cv2_writer(".hdr", bgr, params)
-    _write_atomically(path, writer)
+    write_atomically(path, writer)
 
 
 def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> None:
@@ -430,4 +346,4 @@ def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> 
     check_output_path(path, suffixes, overwrite=overwrite)
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-    _write_atomically(path, _cv2_writer(suffix, bgr, params))
+    write_atomically(path, _cv2_writer(suffix, bgr, params))

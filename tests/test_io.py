@@ -14,7 +14,7 @@ import pytest
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
-from adnet_cli import io
+from adnet_cli import atomic, io
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.exif import ExifExposure, read_exif_exposure
 from adnet_cli.io import (
@@ -450,7 +450,7 @@ def test_failure_mid_write_leaves_nothing(
         assert Path(src).exists() and Path(src).name.endswith(Path(name).suffix)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     path = tmp_path / name
     with pytest.raises(OutputError, match="No space left on device"):
         if name.endswith(".png"):
@@ -535,8 +535,9 @@ def test_hdr_writers_stream_row_blocks_without_changing_a_byte(tmp_path, monkeyp
 def test_all_or_nothing_keeps_earlier_files_when_a_later_write_fails(tmp_path):
     """An HDR and its preview are renamed into place together: when the preview cannot be written,
     the HDR already on disk is the old one, and no temporary file is left."""
+    from adnet_cli.atomic import all_or_nothing
     from adnet_cli.errors import OutputError
-    from adnet_cli.io import all_or_nothing, read_hdr, write_hdr_image, write_ldr_image
+    from adnet_cli.io import read_hdr, write_hdr_image, write_ldr_image
 
     old, new = np.full((4, 5, 3), 0.25, np.float32), np.full((4, 5, 3), 0.5, np.float32)
     hdr = tmp_path / "out.exr"
