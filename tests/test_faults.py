@@ -351,3 +351,20 @@ def test_a_full_disk_leaves_the_earlier_result_whole(tmp_path, random_checkpoint
     assert out.read_bytes() == b"the earlier result"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
+
+
+def test_an_interrupt_while_the_command_line_loads_is_one_line():
+    """SIGINT in the first moments (imports) gives "interrupted" and 130, not a KeyboardInterrupt traceback."""
+    code = """
+import sys
+class Interrupting:
+    def find_spec(self, name, path, target=None):
+        if name == "adnet_cli.cli":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupting())
+from adnet_cli.launch import main
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 130 and done.stderr.strip() == "interrupted", done.stderr
