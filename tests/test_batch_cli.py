@@ -313,3 +313,10 @@ def test_previews_written_into_the_input_folder_are_not_frames(tmp_path, shoot, 
     assert again.exit_code == 0, again.output
     assert "ordered by file name" not in again.stderr  # a preview has no capture time: it would break the order
     assert "11 files in 3 groups: 0 to merge, 3 skipped (output exists), 0 cannot be merged" in again.stdout
+
+
+def test_the_single_bracket_dry_run_shows_capture_times(tmp_path, shoot):
+    files = sorted(shoot.iterdir())[:3]  # taken 0.0, 0.3 and 0.6 s after START
+    result = runner.invoke(app, ["merge", *map(str, files), "-o", str(tmp_path / "x.exr"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "12:00:00.00" in result.stdout and "12:00:00.30" in result.stdout and "12:00:00.60" in result.stdout

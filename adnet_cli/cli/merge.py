@@ -247,11 +247,13 @@ def _merge_single(
 ) -> None:
     from adnet_cli.batch import Job
     from adnet_cli.engine import check_outputs, write_outputs
+    from adnet_cli.grouping import read_shot
 
     check_outputs(inputs, output, preview, overwrite=overwrite)
     plan = request.plan(inputs)
     if dry_run:
-        print_plan([Job(1, (), plan, output, preview)])
+        shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
+        print_plan([Job(1, shots, plan, output, preview)])
         return
     ready = engine()
 
