@@ -241,3 +241,15 @@ def test_the_summary_shows_exposures_as_photographers_write_them(tmp_path, brack
                     random_checkpoint)
     assert result.exit_code == 0, result.output
     assert "short.png (1/3049 s)" in result.stderr and "0.000328" not in result.stderr
+
+
+def test_sharp_edges_of_the_command_line(tmp_path, bracket, random_checkpoint):
+    """`-o -`, a quoted wildcard (as a Windows shell passes it) and a flag given a value."""
+    fails_cleanly(invoke("merge", *bracket, "-e", EXPOSURES, "-o", "-"), "cannot go to stdout")
+    assert not Path("-").exists()
+    pattern = tmp_path / "*.png"
+    result = invoke("merge", pattern, "-e", EXPOSURES, "-o", tmp_path / "glob.exr", "--weights", random_checkpoint, "-q")
+    assert result.exit_code == 0, result.output
+    fails_cleanly(invoke("merge", tmp_path / "*.jpg", "-o", tmp_path / "x.exr"), "matched no file")
+    fails_cleanly(invoke("merge", *bracket, "--tta", "true", "-e", EXPOSURES, "-o", tmp_path / "y.exr"),
+                  "flags take no value")

@@ -7,6 +7,7 @@ imported when the command runs so that ``--help`` does not load torch.
 
 from __future__ import annotations
 
+import glob
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -176,6 +177,9 @@ def merge(
         from adnet_cli.bracket import parse_frame_indices, parse_scale
         from adnet_cli.engine import BracketRequest, create_engine
 
+        inputs = expand_inputs(inputs)
+        if str(output) == "-":
+            raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale))
         compute = precision_name(precision, half, bf16)
@@ -208,6 +212,24 @@ def merge(
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
             _merge_single(inputs, output, preview, request, engine, float32, overwrite, dry_run, quiet)
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """The inputs with quoted wildcards expanded (a Windows shell passes `shoot/*.jpg` as it is);
+    a name that does not exist and is `true`/`false` was meant as a flag's value, which flags take not."""
+    expanded: list[Path] = []
+    for path in inputs:
+        text = str(path)
+        if path.exists() or not any(c in text for c in "*?["):
+            if not path.exists() and text.lower() in ("true", "false"):
+                raise InputError(f"{text}: not a file; flags take no value (write --tta, not --tta {text})")
+            expanded.append(path)
+            continue
+        matches = sorted(Path(p) for p in glob.glob(text))
+        if not matches:
+            raise InputError(f"{text}: the pattern matched no file")
+        expanded.extend(matches)
+    return expanded
 
 
 def is_batch(inputs: list[Path], output: Path) -> bool:
