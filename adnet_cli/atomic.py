@@ -1,6 +1,6 @@
 """Writing files whole or not at all: each file goes to a temporary name next to it and is renamed
 into place when complete; inside :func:`all_or_nothing`, several files are renamed together. A leaf
-module (standard library only)."""
+module (the standard library and :mod:`adnet_cli.errors` only)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,16 @@ def all_or_nothing() -> Iterator[None]:
     finally:
         _staged.reset(token)
     with _signals_held():  # the renames are one step: a signal cannot fall between them
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        for done, (tmp, path) in enumerate(staged):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # rare (the target became a folder...): no temporary is left
+                for left, _ in staged[done:]:
+                    with contextlib.suppress(OSError):
+                        left.unlink()
+                renamed = ", ".join(str(p) for _, p in staged[:done])
+                written = f"; {renamed} already replaced" if renamed else ""
+                raise OutputError(f"{path}: could not be put in place ({exc.strerror or exc}){written}") from exc
 
 
 @contextlib.contextmanager

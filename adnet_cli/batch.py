@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adnet_cli.bracket import BracketPlan
+from adnet_cli.bracket import Bracket, BracketPlan
 from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
 from adnet_cli.engine import BracketRequest, Engine, MergeResult, write_outputs
 from adnet_cli.errors import AdnetError, InputError, OutputError, error_line
@@ -129,29 +129,33 @@ def merge_jobs(
     done: JobDone | None = None,
     progress: Progress | None = None,
     reraise: bool = False,
+    read: Callable[[Job, Bracket], None] | None = None,
+    reason: Callable[[BaseException], str] = error_line,
 ) -> list[tuple[Job, str]]:
     """Merge and write every job that has neither an error nor an existing output, in order; a
-    failing group is recorded (job, one-line reason) and the others still run. `reraise`: let
+    failing group is recorded (job, one-line `reason` of its exception) and the others still run.
+    `read(job, bracket)` is called once a group's frames are read, before its merge. `reraise`: let
     unexpected exceptions (bugs, not AdnetError) through instead, for --debug."""
     todo = [j for j in jobs if j.error is None and not j.skipped]
     failures = []
     if progress:
         progress(0, len(todo))
     for count, job in enumerate(todo, start=1):
-        result, reason = None, None
+        result, why = None, None
+        hook = None if read is None else (lambda bracket, job=job: read(job, bracket))  # type: ignore[misc]
         try:
-            result = engine.merge_plan(job.plan, request)  # type: ignore[arg-type]
+            result = engine.merge_plan(job.plan, request, read=hook)  # type: ignore[arg-type]
             write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite)  # type: ignore[arg-type]
         except AdnetError as exc:
-            reason = error_line(exc)
+            why = reason(exc)
         except Exception as exc:  # a bug or an environment problem: the other groups still run
             if reraise:
                 raise
-            reason = error_line(exc)
-        if reason is not None:
-            failures.append((job, reason))
+            why = reason(exc)
+        if why is not None:
+            failures.append((job, why))
         if done:
-            done(job, result, reason)
+            done(job, result, why)
         if progress:
             progress(count, len(todo))
     return failures

@@ -36,7 +36,11 @@ def output_suffixes(bits: int) -> tuple[str, ...]:
 def check_file_output(src: Path, output: Path, fmt: str | None, bits: int, overwrite: bool) -> None:
     """Refuse an output file that is the input, is JPEG with --bits 16, disagrees with --format, or
     cannot be written."""
-    if output.resolve() == src.resolve() or (output.exists() and os.path.samefile(output, src)):
+    try:
+        same = output.resolve() == src.resolve() or (output.exists() and src.exists() and os.path.samefile(output, src))
+    except (OSError, RuntimeError):  # a link loop, a name too long: reading the input says so
+        same = False
+    if same:
         raise OutputError(f"refusing to overwrite input {src}")
     suffix = output.suffix.lower()
     if bits == 16 and suffix in JPEG_SUFFIXES:

@@ -129,7 +129,7 @@ class Engine:
         frames, said = self._network_input(bracket, request)
         hdr = self.merge_arrays(frames, bracket.exposures, progress)
         release_freed_memory()  # the window buffers, before the result is written in other sizes
-        _check_output(hdr, self.weights)
+        _check_output(hdr, self.weights, self.options.dtype)
         scaled = hdr if factor == 1.0 else hdr * factor
         if factor != 1.0 and hdr.max() > 0 and not (np.isfinite(scaled).all() and scaled.max() > 0):
             raise InputError(f"--scale: a factor of {float(factor):.3g} takes the result outside float32's range")
@@ -165,12 +165,13 @@ class Engine:
         return cropped, [*said, how]
 
 
-def _check_output(hdr: np.ndarray, weights: Path | None) -> None:
-    """Refuse to hand on a merge that is not finite: broken weights, never a file of zeros."""
+def _check_output(hdr: np.ndarray, weights: Path | None, dtype: torch.dtype) -> None:
+    """Refuse to hand on a merge that is not finite (never a file of zeros)."""
     bad = int(hdr.size - np.count_nonzero(np.isfinite(hdr)))
     if bad:
         name = weights.name if weights else "the model"
-        raise WeightsError(f"the network's output has {bad} non-finite values: {name} is broken (NaN or inf weights?)")
+        cause = f"{name} is broken" if dtype == torch.float32 else f"{precision_label(dtype)} overflowed, or {name} is broken"
+        raise WeightsError(f"the network's output has {bad} non-finite values: {cause} (try --precision float32)")
 
 
 def create_engine(

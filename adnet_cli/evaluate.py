@@ -191,9 +191,11 @@ def check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path 
     if save_dir is not None:
         if save_dir.is_dir() and any(save_dir.iterdir()) and not overwrite:
             raise OutputError(f"{save_dir} is not empty; pass --overwrite to replace predictions in it")
-        try:  # found now, not after every scene is scored
-            save_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=save_dir):
+        existing = next(p for p in (save_dir, *save_dir.parents) if p.exists())
+        try:  # found now, not after every scene is scored (and nothing created yet)
+            if not existing.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(existing))
+            with tempfile.TemporaryFile(dir=existing):
                 pass
         except OSError as exc:
             raise OutputError(f"--save-dir {save_dir}: cannot write there ({exc.strerror or exc})") from exc

@@ -44,11 +44,13 @@ class MergeOptions:
 
 
 def window_bytes_per_pixel(device: torch.device, dtype: torch.dtype, nf: int = MEASURED_NF) -> int:
-    """Peak bytes per window pixel: the measured figure scaled by the element size (activations are
-    stored in the compute dtype; bf16 measured 3.9 KB against fp32's 8.1) and by the feature width
-    (every activation has nf or a multiple of the growth, itself nf / 2 in the shipped widths)."""
-    base = CPU_BYTES_PER_PIXEL if device.type == "cpu" else GPU_BYTES_PER_PIXEL
-    return int(base * (torch.empty((), dtype=dtype).element_size() / 4) * (nf / MEASURED_NF))
+    """Peak bytes per window pixel: the measured figure scaled by the feature width (every activation
+    has nf or a multiple of the growth, itself nf / 2 in the shipped widths; an estimate) and, on the
+    CPU, by the element size (activations are stored in the compute dtype there: bf16 measured 3.9 KB
+    against fp32's 8.1). On a GPU half precision is not assumed to save memory (not measured)."""
+    if device.type != "cpu":
+        return int(GPU_BYTES_PER_PIXEL * nf / MEASURED_NF)
+    return int(CPU_BYTES_PER_PIXEL * (torch.empty((), dtype=dtype).element_size() / 4) * (nf / MEASURED_NF))
 
 
 def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch.float32, nf: int = MEASURED_NF) -> int:

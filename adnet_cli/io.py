@@ -1,13 +1,13 @@
 """Reading and writing the images the CLI handles: bracketed LDR inputs, HDR results, previews.
 
-A leaf module: it imports only numpy, OpenCV, OpenEXR and :mod:`adnet_cli.errors` / :mod:`adnet_cli.exif`,
-and never prints. Problems a user can fix raise :class:`InputError` / :class:`OutputError`
-with one line that names the file; harmless conversions are reported as ``notes``.
+A leaf module: it imports only numpy, OpenCV, OpenEXR and the project's leaves (errors, exif, choices,
+cvlog, atomic), and never prints. Problems a user can fix raise :class:`InputError` /
+:class:`OutputError` with one line that names the file; harmless conversions are reported as ``notes``.
+Files are read by Python and decoded from their bytes, so every legal file name works.
 
-Every write is atomic: the data goes to a hidden temporary file in the target folder
-(``.<name>.tmp-<random><ext>``), which is then renamed over the target with
-:func:`os.replace`. On any failure the temporary file is removed and nothing is left behind;
-an existing file that was to be overwritten stays intact.
+Every write is atomic (:mod:`adnet_cli.atomic`): the data goes to a hidden temporary file in the
+target folder, which is then renamed over the target. On any failure the temporary file is removed
+and nothing is left behind; an existing file that was to be overwritten stays intact.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def read_ldr(path: Path) -> LdrImage:
 def read_ldr_codes(path: Path) -> LdrCodes:
     """Read an 8/16-bit PNG or TIFF or an 8-bit JPEG as RGB code values, upright.
 
-    The file is decoded with ``cv2.imread(..., IMREAD_UNCHANGED)``, then the EXIF Orientation
+    The file's bytes are decoded with ``cv2.imdecode(..., IMREAD_UNCHANGED)``, then the EXIF Orientation
     tag (2-8) is applied, as photo viewers do (noted; the result is then H and W swapped for
     5-8). Grayscale is replicated to three channels and alpha is dropped (both noted).
 

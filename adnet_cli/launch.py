@@ -10,8 +10,11 @@ from types import FrameType
 
 from adnet_cli.errors import Terminated
 
+_signalled: list[int] = []  # SIGTERM seen (Typer turns an interrupt outside a command into exit 130)
+
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    _signalled.append(signum)
     raise Terminated()
 
 
@@ -26,6 +29,12 @@ def main() -> None:
         from adnet_cli.cli import main as run
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
-        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)  # the one print outside cli/
         raise SystemExit(143 if terminated else 130) from None
-    run()
+    try:
+        run()
+    except SystemExit as exc:
+        if _signalled and exc.code == 130:  # SIGTERM while Typer parsed the arguments
+            print("terminated", file=sys.stderr)
+            raise SystemExit(143) from None
+        raise

@@ -69,9 +69,11 @@ def resolve_weights(spec: str | None) -> Path:
 
 
 def _from_hub(spec: str) -> Path:
-    """``hf://owner/repo[@revision]/path`` (huggingface_hub's own URI grammar) -> the cached file:
-    the local cache first (no network), then one download, after a quick check that the Hub can be
-    reached at all (otherwise the Hub client retries for half a minute before it gives up)."""
+    """``hf://owner/repo[@revision]/path`` (huggingface_hub's own URI grammar) -> the cached file.
+
+    Online, the Hub client fetches it (or confirms the cached copy is current). Offline
+    (``HF_HUB_OFFLINE``), or when a quick probe finds the Hub unreachable, the local cache serves it
+    or one line says it is not there: without the probe the client retries for half a minute."""
     from huggingface_hub import constants, hf_hub_download, parse_hf_uri
 
     try:
@@ -81,18 +83,24 @@ def _from_hub(spec: str) -> Path:
     if uri.type != "model" or not uri.path_in_repo:
         raise WeightsError(f"bad weights address {spec!r}: expected hf://owner/repo[@revision]/file in a model repository")
     where = dict(repo_id=uri.id, filename=uri.path_in_repo, revision=uri.revision)
+    offline = bool(constants.HF_HUB_OFFLINE)
+    if not offline and (_proxied() or _reachable(constants.ENDPOINT)):
+        try:
+            return Path(hf_hub_download(**where))
+        except Exception as exc:  # the hub raises many types; all mean "could not get the file"
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise WeightsError(f"cannot fetch {spec}: {type(exc).__name__}: {first}") from exc
     try:
         return Path(hf_hub_download(**where, local_files_only=True))
-    except Exception:  # not cached (the hub raises several types for it)
-        pass
-    if constants.HF_HUB_OFFLINE:
-        raise WeightsError(f"cannot fetch {spec}: not in the local Hugging Face cache (HF_HUB_OFFLINE is set)")
-    if not _reachable(constants.ENDPOINT):
-        raise WeightsError(f"cannot fetch {spec}: {constants.ENDPOINT} cannot be reached and the file is not cached")
-    try:
-        return Path(hf_hub_download(**where))
-    except Exception as exc:  # the hub raises many types; all mean "could not get the file"
-        raise WeightsError(f"cannot fetch {spec}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    except Exception as exc:  # not cached (the hub raises several types for it)
+        why = "HF_HUB_OFFLINE is set" if offline else f"{constants.ENDPOINT} cannot be reached"
+        raise WeightsError(f"cannot fetch {spec}: not in the local Hugging Face cache, and {why}") from exc
+
+
+def _proxied() -> bool:
+    """Whether a proxy is configured: then only the Hub client's own request can tell reachability."""
+    return any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                           "all_proxy"))
 
 
 def _reachable(endpoint: str, timeout: float = 3.0) -> bool:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from adnet_cli.choices import EV_SOURCE, FRAMES
-from adnet_cli.cli.common import console, error, note, results, tile_progress
+from adnet_cli.cli.common import console, error, failure_line, note, results, tile_progress
 from adnet_cli.errors import OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.batch import BatchSettings, Job
-    from adnet_cli.bracket import BracketPlan
+    from adnet_cli.bracket import Bracket, BracketPlan
     from adnet_cli.engine import BracketRequest, Engine, MergeResult
 
 
@@ -127,6 +127,8 @@ def run_batch(
                 float32=float32,
                 overwrite=settings.overwrite,
                 done=None if quiet else _print_notes,
+                read=None if quiet else _print_reading_notes,
+                reason=failure_line,
                 progress=progress,
                 reraise=debug,
             )
@@ -135,11 +137,14 @@ def run_batch(
         raise typer.Exit(1)
 
 
+def _print_reading_notes(job: Job, bracket: Bracket) -> None:
+    for line in bracket.notes:
+        note(f"group {job.number}: {line}")
+
+
 def _print_notes(job: Job, result: MergeResult | None, reason: str | None) -> None:
     if result is None:
         return
-    for line in result.bracket.notes:
-        note(f"group {job.number}: {line}")
     for line in result.notes:
         note(f"{result.bracket.reference.name}: {line}")
 

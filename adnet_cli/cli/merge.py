@@ -235,8 +235,11 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
 def is_batch(inputs: list[Path], output: Path) -> bool:
     """Batch mode: a folder among the inputs or as --output, or an --output without an HDR extension
     that has no extension at all or is given with more than three files."""
-    if output.is_dir() or any(p.is_dir() for p in inputs):
-        return True
+    try:
+        if output.is_dir() or any(p.is_dir() for p in inputs):
+            return True
+    except OSError as exc:  # a name too long, a link loop
+        raise InputError(f"{exc.filename}: {exc.strerror or exc}") from exc
     return output.suffix.lower() not in HDR_SUFFIXES and (not output.suffix or len(inputs) > FRAMES)
 
 

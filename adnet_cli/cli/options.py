@@ -108,21 +108,20 @@ Convention = Annotated[
     typer.Option(help="Pre-processing of the weights; auto reads the file's metadata.", rich_help_panel=NETWORK),
 ]
 Device = Annotated[
-    str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (under torchrun: cuda:LOCAL_RANK).", rich_help_panel=NETWORK)
+    str,
+    typer.Option(
+        help="auto, cpu, cuda, cuda:N or mps (eval and train under torchrun: cuda:LOCAL_RANK).", rich_help_panel=NETWORK
+    ),
 ]
 Tile = Annotated[
     Optional[int],
-    typer.Option(
-        min=0, help="Tile side in pixels; 0 = whole image (default: from free memory).", rich_help_panel=NETWORK
-    ),
+    typer.Option(min=0, help="Tile side in pixels; 0 = whole image (default: from free memory).", rich_help_panel=NETWORK),
 ]
 TilePad = Annotated[int, typer.Option(min=0, help="Context pixels around each tile.", rich_help_panel=NETWORK)]
 TTA = Annotated[bool, typer.Option("--tta", help="Average 4 flips/transposes (4x slower).", rich_help_panel=NETWORK)]
 Precision = Annotated[
     PrecisionChoice,  # type: ignore[valid-type]
-    typer.Option(
-        help="Compute precision: auto = bfloat16 on CPUs with native bf16, else float32.", rich_help_panel=NETWORK
-    ),
+    typer.Option(help="Compute precision: auto = bfloat16 on CPUs with native bf16, else float32.", rich_help_panel=NETWORK),
 ]
 Half = Annotated[bool, typer.Option("--half", help="Same as --precision float16 (CUDA only).", rich_help_panel=NETWORK)]
 BF16 = Annotated[bool, typer.Option("--bf16", help="Same as --precision bfloat16.", rich_help_panel=NETWORK)]

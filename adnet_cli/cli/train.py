@@ -24,7 +24,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run's weights, state and JSON-lines log.")],
     data: Annotated[
         Optional[list[str]],
-        typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix [default: synthetic]."),
+        typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix \\[default: synthetic]."),
     ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps, counting those of a resumed run.")] = 1000,
     batch_size: Annotated[int, typer.Option(min=1, help="Samples per step and process.")] = 16,
