@@ -190,14 +190,34 @@ def merge(
     padded = pad_for_network(frames)
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
     tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
-    tiles = plan_tiles(padded.shape[1], padded.shape[2], tile, options.tile_pad)
-    out = np.empty(padded.shape[1:], dtype=np.float32)
+    core = (_round_up(height), _round_up(width))
+    out = np.empty((*core, 3), dtype=np.float32)
     model = model.to(device)
-    for t in _tiles(tiles, progress):
+    for t in _tiles(network_tiles(core, padded.shape[1:3], tile, options.tile_pad), progress):
         window = unit_float(padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1])
         result = run_window(model, window, exposures, convention, device, options)
-        out[t.y0 : t.y1, t.x0 : t.x1] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
-    return out[EDGE_CONTEXT : EDGE_CONTEXT + height, EDGE_CONTEXT : EDGE_CONTEXT + width]
+        e = EDGE_CONTEXT
+        out[t.y0 - e : t.y1 - e, t.x0 - e : t.x1 - e] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
+    return out[:height, :width]
+
+
+def network_tiles(core: tuple[int, int], padded: tuple[int, int], tile: int, tile_pad: int) -> list[Tile]:
+    """Tiles of the image inside its mirrored border (:func:`pad_for_network`), in padded coordinates.
+
+    The cores cover only the image (rounded up to multiples of 4), as :func:`plan_tiles` splits it;
+    each window adds `tile_pad` of context and, where a core touches the image's edge, the whole
+    mirrored border, so edge pixels see the same context tiled or whole."""
+    e, (ph, pw) = EDGE_CONTEXT, padded
+    pad = _round_up(tile_pad)
+    shifted = []
+    for t in plan_tiles(core[0], core[1], tile, tile_pad):
+        y0, y1, x0, x1 = t.y0 + e, t.y1 + e, t.x0 + e, t.x1 + e
+        shifted.append(Tile(
+            y0, y1, x0, x1,
+            0 if t.y0 == 0 else max(0, y0 - pad), ph if t.y1 == core[0] else min(ph, y1 + pad),
+            0 if t.x0 == 0 else max(0, x0 - pad), pw if t.x1 == core[1] else min(pw, x1 + pad),
+        ))
+    return shifted
 
 
 def _tiles(tiles: list[Tile], progress: Progress | None) -> Iterator[Tile]:

@@ -253,3 +253,15 @@ def test_sharp_edges_of_the_command_line(tmp_path, bracket, random_checkpoint):
     fails_cleanly(invoke("merge", tmp_path / "*.jpg", "-o", tmp_path / "x.exr"), "matched no file")
     fails_cleanly(invoke("merge", *bracket, "--tta", "true", "-e", EXPOSURES, "-o", tmp_path / "y.exr"),
                   "flags take no value")
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, bracket, random_checkpoint):
+    """A log file gets a line per tenth of the tiles (percent, count, elapsed, remaining), no bar."""
+    result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", tmp_path / "p.exr", "--tile", 16, "--tile-pad", 8,
+                    "--weights", random_checkpoint)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("merging: ")]
+    percents = [int(line.split()[1].rstrip("%")) for line in lines]
+    assert percents == sorted(percents) and percents[-1] == 100 and len(lines) >= 2, result.stderr
+    assert "left" in lines[0] and "left" not in lines[-1]
+    assert "\x1b[" not in result.stderr and "━" not in result.stderr

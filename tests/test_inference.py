@@ -15,6 +15,7 @@ from adnet_cli.inference import (
     MergeOptions,
     default_tile,
     merge,
+    network_tiles,
     pad_for_network,
     plan_tiles,
     tta_apply,
@@ -146,7 +147,7 @@ def test_odd_sizes_come_back_at_their_own_size(random_model, tile):
     assert np.isfinite(out).all() and (out >= 0).all()
     total = calls[-1][1]
     assert calls == [(i, total) for i in range(total + 1)]
-    assert total == (1 if tile == 0 else 9)  # 97 x 131 -> 100 x 132, + 16 mirrored each side: 3 x 3 tiles of 64
+    assert total == (1 if tile == 0 else 6)  # tiles cover the image only (100 x 132), not its mirrored border
 
 
 def test_default_tile_is_bounded_and_a_multiple_of_64():
@@ -182,3 +183,17 @@ def test_auto_precision_is_bfloat16_only_on_cpus_with_native_bf16(monkeypatch, n
 def test_unknown_precision_is_refused():
     with pytest.raises(DeviceError, match="unknown precision"):
         resolve_precision("float8", CPU)
+
+
+def test_network_tiles_cover_the_image_once_and_edge_windows_hold_the_whole_border():
+    core, e = (100, 132), EDGE_CONTEXT
+    padded = (core[0] + 2 * e, core[1] + 2 * e)
+    cover = np.zeros(padded, dtype=int)
+    tiles = network_tiles(core, padded, 48, 8)
+    for t in tiles:
+        cover[t.y0 : t.y1, t.x0 : t.x1] += 1
+        assert t.wy0 <= t.y0 and t.wy1 >= t.y1 and t.wx0 <= t.x0 and t.wx1 >= t.x1
+        assert all(v % 4 == 0 for v in (t.wy0, t.wx0, t.y0, t.x0))
+        assert (t.wy0 == 0) == (t.y0 == e) and (t.wx1 == padded[1]) == (t.x1 == e + core[1])
+    assert (cover[e : e + core[0], e : e + core[1]] == 1).all() and cover.sum() == core[0] * core[1]
+    assert len(tiles) == len(plan_tiles(*core, 48, 8))

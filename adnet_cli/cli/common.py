@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from adnet_cli.errors import AdnetError, Terminated, error_line
@@ -58,11 +67,16 @@ def note(message: str) -> None:
 
 @contextlib.contextmanager
 def tile_progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A progress callback `(done, total)` shown as a rich progress bar on stderr."""
+    """A progress callback `(done, total)`: on a terminal a rich bar on stderr (percent, count,
+    elapsed, remaining); otherwise (a log file, a pipe) a plain line at every tenth of the way."""
     if quiet:
         yield lambda done, total: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    if not console.is_terminal:
+        yield _progress_lines(description)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=None)
 
@@ -70,3 +84,27 @@ def tile_progress(description: str, quiet: bool) -> Iterator[Callable[[int, int]
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def _progress_lines(description: str) -> Callable[[int, int], None]:
+    """Progress as one line per tenth reached, e.g. ``merging: 40% (4/10), 1 min 12 s, about 1 min 48 s left``."""
+    start, shown = time.monotonic(), [0]
+
+    def update(done: int, total: int) -> None:
+        if total <= 0 or done <= 0:
+            return
+        tenth = done * 10 // total
+        if tenth <= shown[0] and done < total:
+            return
+        shown[0] = tenth
+        elapsed = time.monotonic() - start
+        left = "" if done >= total else f", about {_duration(elapsed * (total - done) / done)} left"
+        console.print(f"{description}: {done * 100 // total}% ({done}/{total}), {_duration(elapsed)}{left}",
+                      soft_wrap=True)
+
+    return update
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
