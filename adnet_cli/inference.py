@@ -21,7 +21,7 @@ from adnet_cli.runtime import free_memory_bytes
 
 Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
-EDGE_CONTEXT = 16  # mirrored pixels around the image (see pad_for_network); a multiple of MULTIPLE
+EDGE_CONTEXT = 8  # mirrored pixels around the image (see pad_for_network); a multiple of MULTIPLE
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
 # Peak bytes per pixel of a float32 tile window of the paper's width (nf 64), measured with
 # benchmarks/tile_memory.py at 512 x 512: 8.1 KB on the CPU (deformable conv in row bands; 3.9 KB in

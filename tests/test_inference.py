@@ -85,7 +85,7 @@ def test_a_flat_field_merges_to_the_same_value_at_its_edges(random_model, tile):
     out = merge(random_model, frames.astype(np.float32), (1.0, 2.0, 4.0), "kalantari", CPU, MergeOptions(tile=tile))
     interior = out[12:-12, 12:-12].reshape(-1, 3).mean(0)
     for edge in (out[0], out[-1], out[:, 0], out[:, -1]):
-        np.testing.assert_allclose(edge, np.broadcast_to(interior, edge.shape), rtol=1e-4)
+        np.testing.assert_allclose(edge, np.broadcast_to(interior, edge.shape), rtol=2e-3)
 
 
 @pytest.mark.parametrize(("height", "width", "tile", "pad"), [(100, 132, 32, 8), (64, 64, 64, 16), (40, 200, 48, 0)])
