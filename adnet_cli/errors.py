@@ -30,6 +30,11 @@ class Terminated(KeyboardInterrupt):
     clean-up runs: temporary files removed, one line, exit status 143."""
 
 
+def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """The line and exit status of an interrupt: ("terminated", 143) for SIGTERM, else ("interrupted", 130)."""
+    return ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+
+
 def error_line(exc: BaseException) -> str:
     """A failure in one line: an AdnetError's own message; anything else (a bug or an environment
     problem) as ``TypeName: first line of its message``."""

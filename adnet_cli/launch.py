@@ -8,7 +8,7 @@ import sys
 import warnings
 from types import FrameType
 
-from adnet_cli.errors import Terminated
+from adnet_cli.errors import Terminated, interruption
 
 _signalled: list[int] = []  # SIGTERM seen (Typer turns an interrupt outside a command into exit 130)
 
@@ -28,13 +28,14 @@ def main() -> None:
     try:
         from adnet_cli.cli import main as run
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        print("terminated" if terminated else "interrupted", file=sys.stderr)  # the one print outside cli/
-        raise SystemExit(143 if terminated else 130) from None
+        line, status = interruption(exc)
+        print(line, file=sys.stderr)  # the one print outside cli/
+        raise SystemExit(status) from None
     try:
         run()
     except SystemExit as exc:
         if _signalled and exc.code == 130:  # SIGTERM while Typer parsed the arguments
-            print("terminated", file=sys.stderr)
-            raise SystemExit(143) from None
+            line, status = interruption(Terminated())
+            print(line, file=sys.stderr)
+            raise SystemExit(status) from None
         raise

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from adnet_cli.errors import AdnetError, Terminated, error_line
+from adnet_cli.errors import AdnetError, error_line, interruption
 
 # Markup off: every string printed holds user text (paths, scene names) in which [brackets] are literal.
 console = Console(stderr=True, highlight=False, markup=False)  # messages and progress
@@ -39,9 +39,9 @@ def reported_errors(debug: bool) -> Iterator[None]:
         error(str(exc))
         raise typer.Exit(1) from None
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM as Terminated (see adnet_cli.launch)
-        terminated = isinstance(exc, Terminated)
-        console.print("terminated" if terminated else "interrupted")
-        raise typer.Exit(143 if terminated else 130) from None
+        line, status = interruption(exc)
+        console.print(line)
+        raise typer.Exit(status) from None
     except Exception as exc:  # a bug or an environment problem: still one line without --debug
         if debug:
             raise
