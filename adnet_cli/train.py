@@ -54,6 +54,7 @@ class TrainConfig:
     device: str = "auto"
     camera: str = "realistic"  # the simulator's camera (adnet_cli.simulate.CAMERAS)
     max_ratio: float = 64.0  # largest simulated exposure ratio between neighbouring frames (smallest: 2)
+    static_share: float = 0.25  # share of simulated brackets with no camera or object motion
     holdout: bool = True  # leave the real-scene validation files out of hdr: data
     snapshots: bool = False  # also keep OUT/snapshots/step-N.safetensors of every validated step
     max_minutes: float = 0.0  # stop once training (validation excluded) has taken this long; 0 = no limit
@@ -166,11 +167,11 @@ def _identity(config: TrainConfig) -> dict[str, object]:
     """What a resumed run must share with the run it continues (steps and schedule may change)."""
     return {"data": list(config.data), "batch_size": config.batch_size, "crop": config.crop, "seed": config.seed,
             "convention": config.convention, "model": json.loads(config.model.to_json()), "camera": config.camera,
-            "max_ratio": config.max_ratio, "holdout": config.holdout}
+            "max_ratio": config.max_ratio, "holdout": config.holdout, "static_share": config.static_share}
 
 
 # What a state.pt written before these settings existed was trained with.
-_LEGACY_IDENTITY = {"camera": "gamma", "max_ratio": 8.0, "holdout": False}
+_LEGACY_IDENTITY = {"camera": "gamma", "max_ratio": 8.0, "holdout": False, "static_share": 0.25}
 
 
 def _check_resumable(saved: dict[str, object], current: dict[str, object]) -> None:
@@ -190,6 +191,7 @@ def _metadata(config: TrainConfig, run: _Run, metrics: dict[str, float], images:
         "adnet.images_seen": str(images),
         "adnet.data": ",".join(config.data),
         "adnet.crop": str(config.crop),
+        "adnet.static_share": f"{config.static_share:g}",
         **({META_RATIOS: f"{ratios[0]:g},{ratios[1]:g}"} if ratios else {}),
         "adnet.holdout": ",".join(VALIDATION_SCENES) if config.holdout else "none",
         **{f"adnet.val.{k}": f"{v:.4f}" for k, v in metrics.items()},
@@ -244,7 +246,7 @@ def train(
     _check_settings(config)
     run = _build(config, device, resume)  # --init and state.pt are read, and the data found, before
     source = SampleSource([DataSpec.parse(d) for d in config.data], config.crop, GAMMA[config.convention],
-                          config.camera, (2.0, config.max_ratio), config.holdout)
+                          config.camera, (2.0, config.max_ratio), config.holdout, config.static_share)
     try:  # only now is anything created: a refused run leaves nothing
         config.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

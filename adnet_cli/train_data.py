@@ -55,11 +55,11 @@ class SampleSource:
     """Draws (frames (3,S,S,3), exposures (3,), hdr (S,S,3), input gamma) for a seed."""
 
     def __init__(self, specs: list[DataSpec], crop: int, nominal_gamma: float, camera: str = "gamma",
-                 ratio_range: tuple[float, float] = (2.0, 8.0), holdout: bool = True) -> None:
-        """camera, ratio_range: the simulator's (`SimulatorConfig`); holdout: leave the real-scene
-        validation files (`VALIDATION_SCENES`) out of hdr: folders."""
+                 ratio_range: tuple[float, float] = (2.0, 8.0), holdout: bool = True, static_share: float = 0.25) -> None:
+        """camera, ratio_range, static_share (its static_prob): the simulator's (`SimulatorConfig`);
+        holdout: leave the real-scene validation files (`VALIDATION_SCENES`) out of hdr: folders."""
         self.crop, self.nominal_gamma = crop, nominal_gamma
-        self.sim_config = SimulatorConfig(size=crop, camera=camera, ratio_range=ratio_range)
+        self.sim_config = SimulatorConfig(size=crop, camera=camera, ratio_range=ratio_range, static_prob=static_share)
         try:
             self.sim_sources = [s for spec in specs if spec.kind == "hdr" for s in sources_from_folder(spec.path, holdout)]
         except ValueError as exc:

@@ -237,7 +237,7 @@ def test_a_run_saved_before_bases_and_cameras_existed_resumes_with_its_own_setti
     train(old)
     state = torch.load(out / "state.pt", weights_only=True)
     identity = json.loads(state["run"])
-    for key in ("camera", "max_ratio", "holdout"):
+    for key in ("camera", "max_ratio", "holdout", "static_share"):
         identity.pop(key)
     identity["model"].pop("base")  # as a state.pt of the first release wrote it
     state["run"] = json.dumps(identity)
@@ -245,3 +245,22 @@ def test_a_run_saved_before_bases_and_cameras_existed_resumes_with_its_own_setti
     train(dataclasses.replace(old, steps=2), resume=out / "state.pt")  # the same settings: accepted
     with pytest.raises(AdnetError, match="camera: gamma -> realistic"):
         train(dataclasses.replace(old, steps=3, camera="realistic"), resume=out / "state.pt")
+    with pytest.raises(AdnetError, match="static_share: 0.25 -> 0.5"):
+        train(dataclasses.replace(old, steps=3, static_share=0.5), resume=out / "state.pt")
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_static_share_sets_the_simulators_share_of_still_brackets(tmp_path: Path, share: float):
+    from adnet_cli.simulate import simulate
+
+    source = SampleSource([DataSpec.parse("synthetic")], crop=32, nominal_gamma=2.2, static_share=share)
+    assert {simulate(seed, source.sim_config).static for seed in range(12)} == {bool(share)}
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "1", "--static-share", str(share), *TINY_ARGS])
+    assert result.exit_code == 0, result.output
+    assert load_weights(str(out / "weights.safetensors")).metadata["adnet.static_share"] == f"{share:g}"
+
+
+def test_static_share_outside_zero_one_is_refused(tmp_path: Path):
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "x"), "--static-share", "1.5", *TINY_ARGS])
+    assert result.exit_code == 2 and "--static-share" in result.stderr and not (tmp_path / "x").exists()

@@ -60,6 +60,9 @@ def train(
     max_ratio: Annotated[
         float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")
     ] = 64.0,
+    static_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of simulated brackets with no motion at all (tripod, still scene).")
+    ] = 0.25,
     holdout: Annotated[
         bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")
     ] = True,
@@ -105,6 +108,7 @@ def train(
             config,
             camera=camera.value,
             max_ratio=max_ratio,
+            static_share=static_share,
             holdout=holdout,
             max_minutes=max_minutes,
             snapshots=snapshots,
