@@ -24,7 +24,7 @@ import OpenEXR
 
 from adnet_cli.atomic import write_atomically
 from adnet_cli.choices import HDR_SUFFIXES
-from adnet_cli.cvlog import quiet_opencv
+from adnet_cli.cvlog import codec_messages, quiet_opencv
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
 
@@ -117,15 +117,17 @@ def read_ldr_codes(path: Path) -> LdrCodes:
     check_readable_file(path)
     tags = read_tags(path)
     orientation = tag_orientation(tags)
-    with quiet_opencv():
+    with quiet_opencv(), codec_messages() as codec:
         img = _decode_unturned(path, tags.get("Image Orientation"))
+    codec = [line.replace(" warning: ", ": ").replace(" error: ", ": ") for line in codec]
     if img is None:
-        raise InputError(f"{path}: not an image OpenCV can read")
+        raise InputError(f"{path}: not an image OpenCV can read" + (f" ({codec[-1]})" if codec else ""))
     if img.dtype not in (np.uint8, np.uint16):
         raise InputError(
             f"{path}: unsupported sample type {img.dtype} (only 8-bit and 16-bit integer images)"
         )
     rgb, notes = _to_rgb(img, path)
+    notes[:0] = [f"{path}: the decoder warned ({line})" for line in codec]
     if orientation is not None and orientation != 1:
         rgb = apply_orientation(rgb, orientation)
         notes.append(f"{path}: {ORIENTATIONS[orientation][0]} (EXIF orientation {orientation})")
@@ -150,8 +152,11 @@ def _decode_unturned(path: Path, orientation_tag: object) -> np.ndarray | None:
         struct.pack_into(endian + ("H" if size == 2 else "I"), data, offset, 1)
     try:
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:  # e.g. more pixels than OpenCV's limit: its assertion text is no message
-        raise InputError(f"{path}: OpenCV cannot decode it (too large, or malformed)") from exc
+    except cv2.error as exc:  # its assertion text is no message
+        if "validateInputImageSize" in str(exc):
+            raise InputError(f"{path}: more pixels than OpenCV decodes (its limit is CV_IO_MAX_IMAGE_PIXELS, "
+                             "2^30 unless set in the environment)") from exc
+        raise InputError(f"{path}: OpenCV cannot decode it (malformed)") from exc
 
 
 def _check_complete(path: Path, data: bytes) -> None:
@@ -171,7 +176,8 @@ def _check_complete(path: Path, data: bytes) -> None:
 
 def _read_radiance(path: Path) -> np.ndarray:
     """Decode a Radiance .hdr with OpenCV -> (H, W, 3) float32 RGB."""
-    with quiet_opencv():  # from bytes: OpenCV's path handling crashes on names that are not UTF-8
+    # From bytes: OpenCV's path handling crashes on names that are not UTF-8.
+    with quiet_opencv(), codec_messages():
         img = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if img is None or img.dtype != np.float32 or img.ndim != 3:
         raise InputError(f"{path}: not a Radiance HDR image OpenCV can read")
