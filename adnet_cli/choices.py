@@ -27,3 +27,7 @@ HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")  # (io)
 PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")  # (io)
 DEFAULT_TILE_PAD = 32  # context pixels around each tile (inference)
 DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame (grouping)
+
+# Steps between neighbouring frames where most training brackets lie (camera.SMALL_STEPS), and the
+# range assumed for weights that record none (their adnet.ratio_range metadata).
+TYPICAL_RATIOS: tuple[float, float] = (2.0, 8.0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ import torch
 from adnet_cli.align import align_frames, crop_frames
 from adnet_cli.atomic import all_or_nothing
 from adnet_cli.bracket import Bracket, BracketPlan, network_frames, output_scale, plan_bracket, read_bracket
-from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
+from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
@@ -37,7 +37,7 @@ from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention
 from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision
 from adnet_cli.tonemap import preview as tonemap_preview
-from adnet_cli.weights import load_weights
+from adnet_cli.weights import load_weights, ratios_from_metadata
 
 Exposures = str | Sequence[float] | None
 
@@ -47,7 +47,9 @@ class BracketRequest:
     """What to merge from a bracket of files and how to prepare it; the defaults are `adnet merge`'s.
 
     exposures: seconds per file, as text ("1/100,1/25,1/6") or numbers; ev: stops instead; neither:
-    EXIF. frames: with more than three files, which three (indices sorted by exposure); None picks.
+    EXIF. frames: with more than three files, which three (indices sorted by exposure); None picks
+    within ratios, the steps between neighbouring frames the weights were trained on (None: the
+    engine's weights' recorded range when an engine plans, else TYPICAL_RATIOS).
     response: "gamma" | "srgb" | "calibrate" (:mod:`adnet_cli.response`). align: register the frames
     to the reference first; crop: then keep only what every frame covers. scale: None = 1.0 is the
     reference frame's white; T = the white of a T-second exposure (needs seconds, not EV)."""
@@ -59,6 +61,7 @@ class BracketRequest:
     align: bool = False
     crop: bool = False
     scale: float | None = None
+    ratios: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.crop and not self.align:
@@ -69,7 +72,8 @@ class BracketRequest:
     def plan(self, paths: Sequence[str | os.PathLike]) -> BracketPlan:
         """The bracket's exposures and the three frames to merge, from EXIF or the request (no pixels read).
         A --scale whose factor float32 cannot hold is refused here, before anything runs."""
-        plan = plan_bracket([Path(p) for p in paths], _as_text(self.exposures), _as_text(self.ev), self.frames)
+        plan = plan_bracket([Path(p) for p in paths], _as_text(self.exposures), _as_text(self.ev), self.frames,
+                            self.ratios or TYPICAL_RATIOS)
         if self.scale is not None:
             factor = self.scale / plan.exposures[plan.chosen[1]]  # as output_scale computes it
             if not (np.isfinite(np.float32(factor)) and np.float32(factor) > 0):
@@ -147,6 +151,8 @@ class Engine:
     def merge_files(self, paths: Sequence[str | os.PathLike], request: BracketRequest = BracketRequest(),
                     progress: Progress | None = None) -> MergeResult:
         """Plan, read and merge a bracket of 3 or more image files (PNG, TIFF, JPEG or camera RAW)."""
+        if request.ratios is None:
+            request = replace(request, ratios=ratios_from_metadata(dict(self.metadata)))
         return self.merge_plan(request.plan(paths), request, progress)
 
     def _network_input(self, bracket: Bracket, request: BracketRequest) -> tuple[np.ndarray, list[str]]:

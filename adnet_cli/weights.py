@@ -7,6 +7,7 @@ PyTorch files (as the original release's training code writes them) are read onl
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import torch
 
+from adnet_cli.choices import TYPICAL_RATIOS
 from adnet_cli.errors import WeightsError
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import CONVENTIONS, Convention
@@ -111,6 +113,31 @@ def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def trained_ratios(spec: str | None) -> tuple[float, float]:
+    """The steps between neighbouring frames (lo, hi) that the weights `spec` (as :func:`resolve_weights`
+    takes it) were trained on, read from their safetensors header alone; TYPICAL_RATIOS when they
+    record none or cannot be read (loading them says why)."""
+    try:
+        path = resolve_weights(spec)
+        if path.suffix != ".safetensors":
+            return TYPICAL_RATIOS
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return ratios_from_metadata(f.metadata() or {})
+    except Exception:  # noqa: BLE001 - any unreadable file: loading the weights reports it
+        return TYPICAL_RATIOS
+
+
+def ratios_from_metadata(metadata: dict[str, str]) -> tuple[float, float]:
+    """``adnet.ratio_range`` ("2,64") as (lo, hi), or TYPICAL_RATIOS when absent or malformed."""
+    try:
+        lo, hi = (float(v) for v in metadata[META_RATIOS].split(","))
+    except (KeyError, ValueError):
+        return TYPICAL_RATIOS
+    return (lo, hi) if 1.0 < lo <= hi and math.isfinite(hi) else TYPICAL_RATIOS
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -30,7 +30,7 @@ SESSION = [
     (11.0, Fraction(1, 1600)), (11.3, Fraction(1, 800)), (11.6, Fraction(1, 200)), (11.9, Fraction(1, 50)),
     (12.2, Fraction(1, 12)),
 ]
-REFERENCES = ["IMG_0001", "IMG_0004", "IMG_0009"]
+REFERENCES = ["IMG_0001", "IMG_0004", "IMG_0010"]
 
 
 def invoke(*args: object):
@@ -62,9 +62,10 @@ def test_dry_run_prints_the_grouping_and_writes_nothing(tmp_path, shoot):
     assert "  #1  IMG_0001.jpg  1/100 s  +0.0 EV  12:00:00.00  reference\n" in out
     assert "  #2  IMG_0003.jpg  1/25 s   +2.0 EV  12:00:00.60  long\n" in out
     assert "group 3: 5 frames" in out
-    assert "  #1  IMG_0008.jpg  1/800 s   -2.0 EV  12:00:11.30  unused\n" in out
-    assert "  #2  IMG_0009.jpg  1/200 s   +0.0 EV  12:00:11.60  reference\n" in out
-    assert "  #4  IMG_0011.jpg  1/12 s    +4.1 EV  12:00:12.20  long\n" in out
+    # 1/50 s is the best-exposed frame with steps of 2-8x either side: the reference
+    assert "  #1  IMG_0008.jpg  1/800 s   -4.0 EV  12:00:11.30  unused\n" in out
+    assert "  #3  IMG_0010.jpg  1/50 s    +0.0 EV  12:00:11.90  reference\n" in out
+    assert "  #4  IMG_0011.jpg  1/12 s    +2.1 EV  12:00:12.20  long\n" in out
     for stem in REFERENCES:
         assert f"-> {tmp_path / 'out' / stem}.exr, {tmp_path / 'out' / stem}.png" in out
     assert "11 files in 3 groups: 3 to merge, 0 skipped (output exists), 0 cannot be merged" in out
@@ -76,10 +77,10 @@ def test_batch_writes_one_output_per_group_then_skips_existing(tmp_path, shoot, 
     result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint, "--device", "cpu", "--format", "hdr")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}{ext}" for s in REFERENCES for ext in (".hdr", ".png"))
-    assert read_hdr(out / "IMG_0009.hdr").shape == (16, 24, 3)
+    assert read_hdr(out / "IMG_0010.hdr").shape == (16, 24, 3)
     assert "group 1 (IMG_0001.jpg .. IMG_0003.jpg): 3 frames -> IMG_0001.hdr\n" in result.stderr  # the grouping
-    assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using IMG_0007.jpg, IMG_0009.jpg, IMG_0011.jpg" in result.stderr
-    assert "group 3: 5 frames: using #0 IMG_0007.jpg, #2 IMG_0009.jpg (reference), #4 IMG_0011.jpg" in result.stderr
+    assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using IMG_0009.jpg, IMG_0010.jpg, IMG_0011.jpg" in result.stderr
+    assert "group 3: 5 frames: using #2 IMG_0009.jpg, #3 IMG_0010.jpg (reference), #4 IMG_0011.jpg" in result.stderr
     assert f"merged 3 of 3 groups into {out}" in result.stderr
     assert snapshot(shoot) == inputs
     written = snapshot(out)
@@ -95,7 +96,7 @@ def test_a_corrupt_file_fails_its_group_only(tmp_path, shoot, random_checkpoint)
     out = tmp_path / "out"
     result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint, "--device", "cpu", "--no-preview")
     assert result.exit_code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.exr", "IMG_0009.exr"]
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.exr", "IMG_0010.exr"]
     assert "merged 2 of 3 groups" in result.stderr and "1 failed" in result.stderr
     assert "group 3 (IMG_0007.jpg .. IMG_0011.jpg): 5 frames, using " in result.stderr
     failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -146,7 +147,7 @@ def test_single_bracket_of_five_frames(tmp_path, random_checkpoint):
     out = tmp_path / "x.exr"
     result = invoke("merge", *paths, "-e", exposures, "-o", out, "--weights", random_checkpoint, "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert "5 frames: using #0 d.png, #2 c.png (reference), #4 e.png" in result.stderr
+    assert "5 frames: using #1 b.png, #2 c.png (reference), #3 a.png" in result.stderr  # 4x steps, not 16x
     assert "reference c.png" in result.stderr and read_hdr(out).shape == (16, 24, 3)
     picked = invoke("merge", *paths, "-e", exposures, "-o", tmp_path / "y.exr", "--frames", "1,3,4", "--dry-run")
     assert picked.exit_code == 0, picked.output

@@ -108,13 +108,39 @@ def test_read_shot_takes_capture_time_and_settings_from_exif(tmp_path):
     [
         ([-2, -1, 0, 1, 2], (0, 2, 4)),
         ([-3, -2, -1, 0, 1, 2, 3], (0, 3, 6)),
-        ([-4, -3, -2, 2], (0, 2, 3)),  # midpoint -1: nearest inner frame is -2
-        ([-3, -1, 1, 3], (0, 1, 3)),  # a tie goes to the shorter frame
+        ([-4, -3, -2, 2], (0, 1, 2)),  # the +2 frame is 16x from -2: beyond the typical 2-8x steps
+        ([-3, -1, 1, 3], (0, 1, 2)),  # 4x steps either way: a tie goes to the shorter reference
         ([0, 1, 2], (0, 1, 2)),
+        ([-2, -1, 0, 1, 2, 3, 4, 5], (0, 3, 6)),  # the widest span of 8x steps; reference nearest the middle
     ],
 )
-def test_select_frames_takes_extremes_and_the_middle_ev(evs, expected):
-    assert select_frames([2.0**ev for ev in evs]) == expected
+def test_select_frames_takes_the_widest_span_of_typical_steps(evs, expected):
+    assert select_frames([2.0**ev for ev in evs]) == (expected, None)
+
+
+def test_select_frames_keeps_to_the_weights_range_and_the_best_exposed_reference():
+    night = [1 / 30, 1 / 2, 2, 15]  # hand-timed: 15x, 4x, 7.5x
+    assert select_frames(night) == ((1, 2, 3), None)  # not 1/30 s -> 2 s (60x), as the extremes would take
+    # Steps up to 32x are in this (wider) trained range, but 2-8x steps still rank first ...
+    assert select_frames([2.0**ev for ev in (-4, -3, -2, 2)], (2.0, 32.0))[0] == (0, 1, 2)
+    # ... and a range that allows them admits a bracket that has no typical steps at all.
+    assert select_frames([1.0, 16.0, 256.0], (2.0, 32.0)) == ((0, 1, 2), None)
+    # The best-exposed reference wins among fitting triples of equal span: -1 EV over 0 EV here.
+    evs = [2.0**ev for ev in (-2, -1, 0, 1, 2)]
+    assert select_frames(evs, exposed=[0.2, 0.9, 0.5, 0.3, 0.1])[0] == (0, 1, 4)
+    chosen, warning = select_frames([1.0, 60.0, 120.0])
+    assert chosen == (0, 1, 2) and warning == ("no three frames step by 2-8x, the weights' trained range: merging "
+                                               "#0, #1, #2 (60x and 2x), which the network may handle poorly")
+
+
+def test_plan_bracket_reads_how_well_each_frame_is_exposed(tmp_path):
+    """Five JPEGs 1 EV apart of a scene too bright for the metered frame: -1 EV is the best exposed."""
+    times = [Fraction(1, 400), Fraction(1, 200), Fraction(1, 100), Fraction(1, 50), Fraction(1, 25)]
+    paths = [write_jpeg(tmp_path / f"f{i}.jpg", exposed(scene(), float(t), white=150.0), t, START + timedelta(seconds=i / 4))
+             for i, t in enumerate(times)]
+    plan = plan_bracket(paths)
+    assert plan.reference.name == "f1.jpg" and plan.chosen == (0, 1, 4)
+    assert plan_bracket(paths[1:4]).reference.name == "f2.jpg"  # three frames: nothing to choose
 
 
 def test_select_frames_needs_three():
@@ -129,9 +155,13 @@ def test_parse_frame_indices():
             parse_frame_indices(bad)
 
 
-def test_plan_bracket_sorts_selects_and_says_which():
-    paths = [Path(f"f{i}.png") for i in range(5)]
-    plan = plan_bracket(paths, exposures="1/25,1/400,1/6,1/100,1/1600")
+def test_plan_bracket_sorts_selects_and_says_which(tmp_path):
+    import cv2
+
+    paths = [tmp_path / f"f{i}.png" for i in range(5)]
+    for path in paths:  # all alike: how well each is exposed decides nothing here
+        cv2.imwrite(str(path), np.full((8, 8, 3), 128, np.uint8))
+    plan = plan_bracket(paths, exposures="1/100,1/400,1/25,1/200,1/800")  # steps 2, 2, 2 and 4x
     assert [p.name for p in plan.paths] == ["f4.png", "f1.png", "f3.png", "f0.png", "f2.png"]
     assert plan.chosen == (0, 2, 4) and plan.reference.name == "f3.png"
     assert plan.selection_note() == (

@@ -13,9 +13,17 @@ import torch
 from helpers import randomise
 from test_model import random_original_state
 
+from adnet_cli.choices import TYPICAL_RATIOS
 from adnet_cli.errors import WeightsError
 from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.weights import config_from_state_dict, load_weights, read_state_dict, resolve_weights, save_weights
+from adnet_cli.weights import (
+    config_from_state_dict,
+    load_weights,
+    read_state_dict,
+    resolve_weights,
+    save_weights,
+    trained_ratios,
+)
 
 
 def _same_output(a: ADNet, b: ADNet) -> bool:
@@ -190,3 +198,16 @@ def test_info_exits_non_zero_when_its_weights_cannot_load(tmp_path: Path, monkey
     assert result.exit_code == 1 and "cannot be loaded" in result.stderr
     monkeypatch.setenv("ADNET_WEIGHTS", str(tmp_path / "absent.safetensors"))
     assert CliRunner().invoke(app, ["info"]).exit_code == 1
+
+
+def test_the_trained_exposure_steps_are_read_from_the_header(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("ADNET_WEIGHTS", raising=False)
+    model = randomise(ADNet(ADNetConfig(nf=8, growth=4, dense_layers=1, groups=1)))
+    wide, bare, odd = tmp_path / "wide.safetensors", tmp_path / "bare.safetensors", tmp_path / "odd.safetensors"
+    save_weights(wide, model, "kalantari", extra={"adnet.ratio_range": "2,32"})
+    save_weights(bare, model, "kalantari")
+    save_weights(odd, model, "kalantari", extra={"adnet.ratio_range": "32"})
+    assert trained_ratios(str(wide)) == (2.0, 32.0)
+    for spec in (bare, odd, tmp_path / "absent.safetensors"):  # none recorded, malformed, missing
+        assert trained_ratios(str(spec)) == TYPICAL_RATIOS
+    assert trained_ratios(None) == (2.0, 64.0)  # the shipped weights' simulator drew steps up to 64x

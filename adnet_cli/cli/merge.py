@@ -176,12 +176,14 @@ def merge(
     with reported_errors(debug):
         from adnet_cli.bracket import parse_frame_indices, parse_scale
         from adnet_cli.engine import BracketRequest, create_engine
+        from adnet_cli.weights import trained_ratios
 
         inputs = expand_inputs(inputs)
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
-        request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale))
+        request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),
+                                 trained_ratios(weights))
         compute = precision_name(precision, half, bf16)
 
         def engine() -> Engine:
