@@ -1,4 +1,4 @@
-"""Global pre-alignment of hand-held brackets: one homography (or simpler motion) per frame.
+"""Global pre-alignment of hand-held brackets: one translation, rotation or homography per frame.
 
 ADNet's deformable alignment absorbs small motion; a hand-held bracket can move by tens of pixels
 and rotate a little, so the frames are first registered to the reference frame:
@@ -8,7 +8,8 @@ and rotate a little, so the frames are first registered to the reference frame:
    the lower of the two saturation levels, re-encode), in grayscale.
 2. Estimation: OpenCV's ECC (:func:`cv2.findTransformECC`) on a Gaussian pyramid, coarse to fine,
    starting from a phase-correlation translation; the finest level has a longest side of at most
-   :data:`MAX_SIDE` pixels and the matrix is scaled to full resolution.
+   :data:`MAX_SIDE` pixels and the matrix is scaled to full resolution. By default the simplest
+   model that explains the frame (translation, then rotation + translation, then homography) is kept.
 3. Fallback: when ECC fails or gives an implausible warp (:func:`_plausible`), a pure translation
    from phase correlation; when that is not trustworthy either, the frame is left as it is.
    Both are reported in ``notes``.
@@ -41,6 +42,9 @@ MAX_LEVELS = 4
 MAX_SHIFT = 0.2  # of the longest side: no corner may move further than this
 MAX_AREA_CHANGE = 1.25  # the warped frame's area may change by at most this factor either way
 MIN_PHASE_RESPONSE = 0.05  # phase-correlation peaks below this are noise
+SIMPLEST_FIRST = ("translation", "euclidean", "homography")  # the models "auto" tries
+AUTO_TOLERANCE = 0.1  # "auto" takes the simplest model whose residual is at most 10 % above the best
+BORDER = 0.05  # of the longest side: edge pixels left out of the residual (replicated, not seen)
 MIN_TEXTURE = 1e-3  # grayscale standard deviation below which nothing can be registered
 ECC_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-6)
 
@@ -160,20 +164,38 @@ def _phase_shift(template: np.ndarray, moving: np.ndarray) -> tuple[float, float
     return float(dx), float(dy)
 
 
-def _ecc(template: list[np.ndarray], moving: list[np.ndarray], model: str, start: np.ndarray) -> np.ndarray:
+def _ecc(
+    template: list[np.ndarray], moving: list[np.ndarray], model: str, start: np.ndarray
+) -> tuple[np.ndarray, float]:
     """Coarse-to-fine ECC over pyramids (finest first); ``start`` is in coarsest-level coordinates.
 
-    Returns the (3, 3) matrix in finest-level coordinates. Raises cv2.error when ECC fails.
+    Returns the (3, 3) matrix in finest-level coordinates and the finest level's correlation
+    coefficient (1 = a perfect fit). Raises cv2.error when ECC fails.
     """
-    warp = start
+    warp, rho = start, 0.0
     for level in range(len(template) - 1, -1, -1):
         if level < len(template) - 1:
             warp = _rescale(warp, 2.0)
         rows = 3 if model == "homography" else 2
         guess = np.ascontiguousarray(warp[:rows], dtype=np.float32)
-        _, found = cv2.findTransformECC(template[level], moving[level], guess, MODELS[model], ECC_CRITERIA, None, 5)
+        rho, found = cv2.findTransformECC(template[level], moving[level], guess, MODELS[model], ECC_CRITERIA, None, 5)
         warp = np.vstack([found, [0, 0, 1]]) if rows == 2 else found.astype(np.float64)
-    return warp.astype(np.float64)
+    return warp.astype(np.float64), float(rho)
+
+
+def _residual(template: np.ndarray, moving: np.ndarray, matrix: np.ndarray) -> float:
+    """Root-mean-square difference between the template and the moving image warped by `matrix`
+    (template -> moving coordinates), over the template's pixels that carry information: neither
+    clipped (the exposure-matched images share one clip level) nor within BORDER of the edge."""
+    h, w = template.shape
+    warped = cv2.warpPerspective(moving, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    level = float(max(template.max(), moving.max()))
+    keep = (template < level - 1e-3) & (warped < level - 1e-3)
+    edge = max(1, round(BORDER * max(h, w)))
+    keep[:edge], keep[-edge:], keep[:, :edge], keep[:, -edge:] = False, False, False, False
+    diff = (template - warped)[keep]
+    return float(np.sqrt(np.mean(diff**2))) if diff.size else math.inf
 
 
 def _plausible(matrix: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -206,9 +228,12 @@ def estimate_motion(
 ) -> tuple[np.ndarray, str, str | None]:
     """Reference->frame matrix at full resolution for one (H, W, 3) frame in [0, 1].
 
-    ratio: t_ref / t_frame. ECC runs coarse to fine from the coarsest level's phase-correlation
-    shift; if that fails, once more on the finest level alone from its own phase-correlation
-    shift (coarse levels of mostly clipped frames can mislead ECC); then the fallbacks.
+    ratio: t_ref / t_frame. model: one of :data:`MODELS`, or "auto": the first of SIMPLEST_FIRST whose
+    residual (:func:`_residual`) is within AUTO_TOLERANCE of the best of them (a homography fits
+    noise and parallax too: on hand-held brackets it finds zoom and rotation that are not there).
+    ECC runs coarse to fine from the coarsest level's phase-correlation shift; if that fails, once
+    more on the finest level alone from its own phase-correlation shift (coarse levels of mostly
+    clipped frames can mislead ECC); then the fallbacks.
     Returns (matrix (3, 3) float64, model used, note or None).
     """
     (small_frame, reductions), (small_ref, _) = _gray_small(frame), _gray_small(reference)
@@ -219,17 +244,24 @@ def estimate_motion(
     attempts = [(len(template_levels), _phase_shift(template_levels[-1], moving_levels[-1]))]
     if len(template_levels) > 1:
         attempts.append((1, fine_shift))
+    fits: dict[str, tuple[np.ndarray, float]] = {}
     reason = ""
-    for levels, shift in attempts:
-        try:
-            found = _ecc(template_levels[:levels], moving_levels[:levels], model, _translation(shift))
-        except cv2.error:
-            reason = "ECC did not converge"
-            continue
-        matrix = _rescale(found, to_full)
-        if _plausible(matrix, shape):
-            return matrix, model, None
-        reason = "ECC gave an implausible warp"
+    for candidate in SIMPLEST_FIRST if model == "auto" else (model,):
+        for levels, shift in attempts:
+            try:
+                found, rho = _ecc(template_levels[:levels], moving_levels[:levels], candidate, _translation(shift))
+            except cv2.error:
+                reason = "ECC did not converge"
+                continue
+            matrix = _rescale(found, to_full)
+            if _plausible(matrix, shape):
+                fits[candidate] = matrix, _residual(template_levels[0], moving_levels[0], found)
+                break
+            reason = "ECC gave an implausible warp"
+    if fits:
+        best = min(residual for _, residual in fits.values())
+        chosen = next(m for m in fits if fits[m][1] <= best * (1 + AUTO_TOLERANCE) + 1e-6)
+        return fits[chosen][0], chosen, None
     matrix = _translation(fine_shift, to_full)
     if fine_shift is not None and _plausible(matrix, shape):
         return matrix, "translation", f"{reason}; fell back to a translation (phase correlation)"
@@ -258,7 +290,7 @@ def align_frames(
     frames: np.ndarray,
     exposures: Sequence[float],
     reference: int,
-    model: str = "homography",
+    model: str = "auto",
     gamma: float = 2.2,
 ) -> Alignment:
     """Register every frame of a bracket to ``frames[reference]`` (see the module docstring).
@@ -267,34 +299,50 @@ def align_frames(
     exposure x radiance, e.g. after :func:`adnet_cli.response.to_network_frames`); not modified.
     exposures: N exposure times (any unit, only ratios matter), same order.
     reference: index of the frame the others are aligned to.
-    model: "homography" (default), "affine", "euclidean" or "translation".
+    model: "auto" (default: the simplest that explains the frames, see :func:`estimate_motion`),
+        "homography", "affine", "euclidean" or "translation".
     gamma: the frames' encoding gamma, used only for exposure matching.
     Returns an :class:`Alignment`. Raises ValueError for an unknown model or mismatched inputs.
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown motion model {model!r}; expected one of {', '.join(MODELS)}")
+    if model != "auto" and model not in MODELS:
+        raise ValueError(f"unknown motion model {model!r}; expected auto or one of {', '.join(MODELS)}")
+    _check_bracket(frames, exposures, reference)
+    ref, shape = frames[reference], frames.shape[1:3]
+    motions = []
+    for i, frame in enumerate(frames):
+        if i == reference:
+            motions.append(describe_motion(np.eye(3), i, "reference", shape))
+            continue
+        matrix, used, note = estimate_motion(frame, ref, float(exposures[reference]) / float(exposures[i]), model, gamma)
+        motions.append(describe_motion(matrix, i, used, shape, note))
+    return apply_motions(frames, motions, exposures, reference, gamma)
+
+
+def apply_motions(
+    frames: np.ndarray, motions: Sequence[Motion], exposures: Sequence[float], reference: int, gamma: float = 2.2
+) -> Alignment:
+    """Warp each frame by its motion (as :func:`align_frames` found them, perhaps on other versions of
+    the same frames): frames, exposures, reference and gamma as there, one motion per frame."""
+    _check_bracket(frames, exposures, reference)
+    ref = frames[reference]
+    aligned, valid = [], np.ones(ref.shape[:2], bool)
+    for i, (frame, motion) in enumerate(zip(frames, motions)):
+        if i == reference:
+            aligned.append(np.asarray(frame, np.float32))
+            continue
+        ratio = float(exposures[reference]) / float(exposures[i])
+        warped, covered = warp_frame(frame, motion.matrix, _exposure_matched_reference(ref, ratio, gamma))
+        aligned.append(warped)
+        valid &= covered
+    notes = tuple(f"frame {m.index}: {m.note}" for m in motions if m.note)
+    return Alignment(np.stack(aligned), tuple(motions), valid, notes)
+
+
+def _check_bracket(frames: np.ndarray, exposures: Sequence[float], reference: int) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(exposures) != len(frames):
         raise ValueError(f"expected (N, H, W, 3) frames and N exposures, got {frames.shape}, {len(exposures)}")
     if not 0 <= reference < len(frames):
         raise ValueError(f"reference index {reference} out of range for {len(frames)} frames")
-    ref = frames[reference]
-    shape = ref.shape[:2]
-    aligned, motions, notes = [], [], []
-    valid = np.ones(shape, bool)
-    for i, frame in enumerate(frames):
-        if i == reference:
-            aligned.append(np.asarray(frame, np.float32))
-            motions.append(describe_motion(np.eye(3), i, "reference", shape))
-            continue
-        ratio = float(exposures[reference]) / float(exposures[i])
-        matrix, used, note = estimate_motion(frame, ref, ratio, model, gamma)
-        warped, covered = warp_frame(frame, matrix, _exposure_matched_reference(ref, ratio, gamma))
-        aligned.append(warped)
-        valid &= covered
-        motions.append(describe_motion(matrix, i, used, shape, note))
-        if note:
-            notes.append(f"frame {i}: {note}")
-    return Alignment(np.stack(aligned), tuple(motions), valid, tuple(notes))
 
 
 def crop_box(valid: np.ndarray) -> tuple[int, int, int, int]:

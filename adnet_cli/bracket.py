@@ -348,18 +348,41 @@ def _read_frames(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str], bo
     return codes, [n for img in images for n in img.notes], False
 
 
-def network_frames(bracket: Bracket, response: str, gamma: float) -> tuple[np.ndarray, str | None]:
+def resolve_response(bracket: Bracket, response: str) -> tuple[str, str | None]:
+    """The response curve to use and, for ``auto``, why (else None).
+
+    auto: ``srgb`` for 8-bit frames whose reference carries a camera's EXIF (ColorSpace sRGB or a
+    Make: in-camera JPEGs and their conversions); ``gamma`` (the weights' own) for 16-bit frames and
+    8-bit ones without such EXIF; camera RAW is linear whatever is chosen."""
+    if response != "auto":
+        return response, None
+    if bracket.linear:
+        return "gamma", None
+    if bracket.frames.dtype != np.uint8:
+        return "gamma", "16-bit frames are taken as plain gamma"
+    tags = read_exif_exposure(bracket.reference)
+    if tags.color_space == 1 or tags.make:
+        said = "EXIF ColorSpace sRGB" if tags.color_space == 1 else f"made by a {tags.make} camera"
+        return "srgb", f"8-bit frames, {said}"
+    return "gamma", "8-bit frames without a camera's EXIF are taken as plain gamma"
+
+
+def network_frames(
+    bracket: Bracket, response: str, gamma: float, curve_frames: np.ndarray | None = None
+) -> tuple[np.ndarray, str | None]:
     """The bracket's frames in the network's input convention (``v**gamma`` proportional to exposure x
     radiance), and a line saying how, or None when the frames are used as decoded.
 
-    response: "gamma" | "srgb" | "calibrate" (see :mod:`adnet_cli.response`); ignored for RAW frames,
-    which are linear already. gamma: the checkpoint convention's input gamma."""
+    response: "gamma" | "srgb" | "calibrate" (see :mod:`adnet_cli.response`; resolve "auto" with
+    :func:`resolve_response` first); ignored for RAW frames, which are linear already. gamma: the
+    checkpoint convention's input gamma. curve_frames: what ``calibrate`` estimates from (default the
+    frames as they are; see :func:`adnet_cli.response.to_network_frames`)."""
     if bracket.linear:
         unused = "" if response == "gamma" else f" (--response {response} applies to PNG/TIFF/JPEG only)"
         return linear_to_network(bracket.frames, gamma), f"camera RAW: linear, encoded with gamma {gamma:g}{unused}"
     if response == "gamma":
         return bracket.frames, None
-    result = to_network_frames(unit_float(bracket.frames), bracket.exposures, response, gamma)
+    result = to_network_frames(unit_float(bracket.frames), bracket.exposures, response, gamma, curve_frames)
     return result.frames, result.description
 
 

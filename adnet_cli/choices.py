@@ -11,7 +11,7 @@ from __future__ import annotations
 CONVENTIONS: tuple[str, ...] = ("kalantari", "ntire")  # pre-processing of a checkpoint (preprocess)
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")  # compute dtype (runtime)
 DEFORM_BACKENDS: tuple[str, ...] = ("torchvision", "torch")  # deformable conv implementation (ops)
-RESPONSES: tuple[str, ...] = ("gamma", "srgb", "calibrate")  # camera response of LDR frames (response)
+RESPONSES: tuple[str, ...] = ("auto", "gamma", "srgb", "calibrate")  # camera response of LDR frames (response)
 HDR_FORMATS: tuple[str, ...] = ("exr", "hdr")  # HDR file types written (io)
 PREVIEW_FORMATS: tuple[str, ...] = ("png", "jpg")  # display file types written (io)
 CLASSICAL_METHODS: tuple[str, ...] = ("debevec", "robertson", "medium")  # parameter-free merges (classical)

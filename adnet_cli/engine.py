@@ -25,9 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adnet_cli.align import align_frames, crop_frames
+from adnet_cli.align import Alignment, align_frames, apply_motions, crop_box, crop_frames
 from adnet_cli.atomic import all_or_nothing
-from adnet_cli.bracket import Bracket, BracketPlan, network_frames, output_scale, plan_bracket, read_bracket
+from adnet_cli.bracket import (
+    Bracket,
+    BracketPlan,
+    network_frames,
+    output_scale,
+    plan_bracket,
+    read_bracket,
+    resolve_response,
+)
 from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
@@ -50,14 +58,14 @@ class BracketRequest:
     EXIF. frames: with more than three files, which three (indices sorted by exposure); None picks
     within ratios, the steps between neighbouring frames the weights were trained on (None: the
     engine's weights' recorded range when an engine plans, else TYPICAL_RATIOS).
-    response: "gamma" | "srgb" | "calibrate" (:mod:`adnet_cli.response`). align: register the frames
+    response: "auto" | "gamma" | "srgb" | "calibrate" (:func:`adnet_cli.bracket.resolve_response`). align: register the frames
     to the reference first; crop: then keep only what every frame covers. scale: None = 1.0 is the
     reference frame's white; T = the white of a T-second exposure (needs seconds, not EV)."""
 
     exposures: Exposures = None
     ev: Exposures = None
     frames: tuple[int, int, int] | None = None
-    response: str = "gamma"
+    response: str = "auto"
     align: bool = False
     crop: bool = False
     scale: float | None = None
@@ -156,19 +164,40 @@ class Engine:
         return self.merge_plan(request.plan(paths), request, progress)
 
     def _network_input(self, bracket: Bracket, request: BracketRequest) -> tuple[np.ndarray, list[str]]:
+        """The frames in the network's convention (the response curve, then --align and --crop) and
+        a line for each step. Calibration needs the frames registered: it then follows --align, which
+        runs on a provisional sRGB mapping, and the motions found are applied to the calibrated frames."""
         gamma = GAMMA[self.convention]
-        frames, how = network_frames(bracket, request.response, gamma)
-        said = [how] if how else []
+        response, why = resolve_response(bracket, request.response)
+        calibrate_first = response == "calibrate" and request.align and not bracket.linear
+        frames, how = network_frames(bracket, "srgb" if calibrate_first else response, gamma)
+        if why:
+            how = f"{how or f'response: plain gamma {gamma:g} (frames used as decoded)'} (auto: {why})"
+        said = [how] if how and not calibrate_first else []
         if not request.align:
             return frames, said
         aligned = align_frames(unit_float(frames), bracket.exposures, 1, gamma=gamma)
         for motion in (m for m in aligned.motions if m.model != "reference"):
             name = bracket.paths[motion.index].name
             said.append(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
+        if calibrate_first:
+            aligned, how = _calibrated(bracket, aligned, gamma)
+            said.insert(0, how)
         if not request.crop:
             return aligned.frames, said
         cropped, _, how = crop_frames(aligned)
         return cropped, [*said, how]
+
+
+def _calibrated(bracket: Bracket, aligned: Alignment, gamma: float) -> tuple[Alignment, str]:
+    """The bracket calibrated on its registered frames (what every frame covers), re-aligned with the
+    motions found in `aligned`, and the response line."""
+    decoded = unit_float(bracket.frames)
+    registered = apply_motions(decoded, aligned.motions, bracket.exposures, 1)  # gamma: only the fill
+    y0, y1, x0, x1 = crop_box(aligned.valid)
+    common = registered.frames[:, y0:y1, x0:x1] if y1 - y0 >= 16 and x1 - x0 >= 16 else registered.frames
+    frames, how = network_frames(bracket, "calibrate", gamma, curve_frames=common)
+    return apply_motions(unit_float(frames), aligned.motions, bracket.exposures, 1, gamma), f"{how} (after --align)"
 
 
 def _check_output(hdr: np.ndarray, weights: Path | None, dtype: torch.dtype) -> None:

@@ -28,6 +28,7 @@ class ExifExposure:
     capture_time: DateTimeOriginal plus SubSecTimeOriginal when present; naive (camera clock,
         no time zone). DateTime (the last-modified time) is deliberately not used.
     orientation: the Orientation tag, 1-8 (1 = stored upright; applied by :func:`adnet_cli.io.read_ldr`).
+    color_space: ColorSpace (1 = sRGB, 65535 = uncalibrated). make: the camera maker (Make), or "".
     """
 
     exposure_time: float | None
@@ -35,6 +36,8 @@ class ExifExposure:
     f_number: float | None
     capture_time: datetime | None = None
     orientation: int | None = None
+    color_space: int | None = None
+    make: str = ""
 
 
 def check_readable_file(path: Path) -> None:
@@ -163,4 +166,6 @@ def read_exif_exposure(path: Path) -> ExifExposure:
         f_number=_tag_float(tags, ("EXIF FNumber", "Image FNumber")),
         capture_time=_tag_capture_time(tags),
         orientation=tag_orientation(tags),
+        color_space=int(_tag_float(tags, ("EXIF ColorSpace",)) or 0) or None,
+        make=_tag_text(tags, ("Image Make",)),
     )

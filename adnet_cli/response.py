@@ -24,6 +24,7 @@ import numpy as np
 from adnet_cli.choices import RESPONSES
 from adnet_cli.errors import InputError
 
+CURVES = tuple(r for r in RESPONSES if r != "auto")  # "auto" picks one of these (bracket.resolve_response)
 CALIBRATION_SAMPLES = 200  # Debevec pixel samples; 70 (OpenCV's default) is noticeably noisier
 CALIBRATION_LAMBDA = 10.0  # Debevec smoothness weight (OpenCV's default)
 
@@ -93,19 +94,21 @@ def apply_curve(frames: np.ndarray, curve: np.ndarray) -> np.ndarray:
 
 
 def to_network_frames(
-    frames: np.ndarray, exposures: Sequence[float], response: str, gamma: float
+    frames: np.ndarray, exposures: Sequence[float], response: str, gamma: float, curve_frames: np.ndarray | None = None
 ) -> ResponseResult:
     """Re-encode a bracket from the camera's response to the network's plain-gamma convention.
 
     frames: (N, H, W, 3) float32 in [0, 1] as decoded (code / 255 or / 65535); not modified.
     exposures: N exposure times, same order (used only by ``calibrate``).
-    response: one of :data:`RESPONSES` (see the module docstring).
+    response: one of :data:`CURVES` (see the module docstring).
     gamma: the checkpoint's input gamma (``adnet_cli.preprocess.GAMMA[convention]``).
+    curve_frames: for ``calibrate``, the frames to estimate the curve from (the same bracket registered
+        and cut to what every frame covers: calibration assumes a static scene); default `frames`.
     Returns a :class:`ResponseResult`. Raises ValueError for an unknown response or mismatched
     shapes, InputError when ``calibrate`` cannot work from these exposures.
     """
-    if response not in RESPONSES:
-        raise ValueError(f"unknown response {response!r}; expected one of {', '.join(RESPONSES)}")
+    if response not in CURVES:
+        raise ValueError(f"unknown response {response!r}; expected one of {', '.join(CURVES)} (auto is resolved first)")
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(exposures) != frames.shape[0]:
         raise ValueError(f"expected (N, H, W, 3) frames and N exposures, got {frames.shape}, {len(exposures)}")
     if response == "gamma":
@@ -113,7 +116,7 @@ def to_network_frames(
     if response == "srgb":
         encoded = linear_to_network(srgb_to_linear(frames), gamma)
         return ResponseResult(encoded, f"response: sRGB curve inverted, re-encoded with gamma {gamma:g}")
-    curve = calibrate_response(frames, exposures)
+    curve = calibrate_response(frames if curve_frames is None else curve_frames, exposures)
     encoded = linear_to_network(apply_curve(frames, curve), gamma)
     description = (
         f"response: calibrated from the bracket (Debevec, {CALIBRATION_SAMPLES} samples), "

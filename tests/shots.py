@@ -56,10 +56,17 @@ def write_jpeg(
     when: datetime | None,
     iso: int | None = 100,
     f_number: Fraction | None = Fraction(28, 10),
+    make: str | None = None,
+    color_space: int | None = None,
 ) -> Path:
-    """An 8-bit JPEG of (H, W, 3) pixels in [0, 1] with the EXIF tags given (None: tag left out)."""
+    """An 8-bit JPEG of (H, W, 3) pixels in [0, 1] with the EXIF tags given (None: tag left out);
+    make and color_space (1 = sRGB) as a camera writes them."""
     exif = Image.Exif()
     exif.get_ifd(0x8769).update(_exif_ifd(exposure, when, iso, f_number))
+    if color_space is not None:
+        exif.get_ifd(0x8769)[0xA001] = color_space
+    if make is not None:
+        exif[0x010F] = make
     Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(path, exif=exif.tobytes(), quality=95)
     return path
 

@@ -46,7 +46,7 @@ def _bracket(scene: np.ndarray, motions: dict[int, np.ndarray]) -> np.ndarray:
     for i, t in enumerate(TIMES):
         moved = scene
         if i in motions:
-            moved = cv2.warpAffine(scene, motions[i][:2], (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            moved = cv2.warpPerspective(scene, motions[i], (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
         frames.append(_encode(np.maximum(moved, 0), t))
     return np.stack(frames)
 
@@ -88,7 +88,7 @@ def test_recovers_rotation_and_subpixel_shift() -> None:
     assert ref_motion.model == "reference" and np.allclose(ref_motion.matrix, np.eye(3))
     for i, m in truth.items():
         motion = result.motions[i]
-        assert motion.index == i and motion.model == "homography"
+        assert motion.index == i and motion.model == "euclidean"  # the simplest model with a rotation
         assert _grid_error(motion.matrix, m) < 1.0
         expected = describe_motion(m, i, "truth", (SIZE, SIZE))
         assert abs(motion.dx - expected.dx) < 0.5 and abs(motion.dy - expected.dy) < 0.5
@@ -114,6 +114,28 @@ def test_pure_translation(model: str) -> None:
     _check_aligned(result, frames, _bracket(_scene(seed=1), {}))
 
 
+def _keystone(dx: float, dy: float, tilt: float, size: int = SIZE) -> np.ndarray:
+    """(3, 3) forward matrix of a camera tilt about the centre (perspective), then a shift."""
+    c = (size - 1) / 2
+    to_centre = np.array([[1, 0, -c], [0, 1, -c], [0, 0, 1]], np.float64)
+    tilted = np.array([[1, 0, 0], [0, 1, 0], [tilt, 0, 1]], np.float64)
+    back = np.array([[1, 0, c + dx], [0, 1, c + dy], [0, 0, 1]], np.float64)
+    return back @ tilted @ to_centre
+
+
+@pytest.mark.parametrize(
+    ("truth", "model"),
+    [(_rigid(5.6, -3.1, 0.0), "translation"), (_rigid(-4.2, 2.5, 1.3), "euclidean"), (_keystone(3.0, -2.0, 8e-4), "homography")],
+)
+def test_auto_takes_the_simplest_model_that_explains_the_frame(truth: np.ndarray, model: str) -> None:
+    """A homography fits anything a translation does and more (noise, parallax); it is taken only when
+    the simpler models leave a clearly larger residual."""
+    frames = _bracket(_scene(seed=6), {0: truth})
+    result = align_frames(frames[:2], TIMES[:2], reference=1)
+    assert result.motions[0].model == model
+    assert _grid_error(result.motions[0].matrix, truth) < 1.0
+
+
 def test_static_bracket_is_left_in_place() -> None:
     frames = _bracket(_scene(seed=2), {})
     result = align_frames(frames, TIMES, reference=1)
@@ -131,7 +153,7 @@ def test_saturated_regions_do_not_bias_the_estimate() -> None:
     result = align_frames(frames, TIMES, reference=1)
     assert result.notes == ()
     for i, m in truth.items():
-        assert result.motions[i].model == "homography"
+        assert result.motions[i].model == "euclidean"
         assert _grid_error(result.motions[i].matrix, m) < 1.0, i
 
 

@@ -275,8 +275,8 @@ def test_align_with_crop_merges_what_every_frame_covers(tmp_path, random_checkpo
     assert read_hdr(tmp_path / "filled.exr").shape == (height, width, 3)
     result = invoke("merge", *paths, "-o", tmp_path / "cropped.exr", *args, "--crop")
     assert result.exit_code == 0, result.output
-    assert "aligned h0.tif: homography, shift (-6.0, +0.0) px" in result.stderr
-    assert "aligned h2.tif: homography, shift (+0.0, +5.0) px" in result.stderr
+    assert "aligned h0.tif: translation, shift (-6.0, +0.0) px" in result.stderr
+    assert "aligned h2.tif: translation, shift (+0.0, +5.0) px" in result.stderr
     found = re.search(r"cropped 128x96 to (\d+)x(\d+) at x (\d+), y (\d+)", result.stderr)
     assert found, result.stderr
     w, h, x0, y0 = map(int, found.groups())

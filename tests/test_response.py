@@ -8,6 +8,7 @@ import pytest
 
 from adnet_cli.errors import InputError
 from adnet_cli.response import (
+    CURVES,
     RESPONSES,
     apply_curve,
     calibrate_response,
@@ -49,7 +50,7 @@ def _bracket(curve, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_responses_listed() -> None:
-    assert RESPONSES == ("gamma", "srgb", "calibrate")
+    assert RESPONSES == ("auto", "gamma", "srgb", "calibrate") and CURVES == RESPONSES[1:]
 
 
 def test_gamma_is_identity() -> None:
@@ -110,7 +111,8 @@ def test_calibrate_needs_distinct_exposures() -> None:
 
 def test_unknown_response_and_bad_shapes() -> None:
     frames = np.zeros((3, 4, 4, 3), np.float32)
-    with pytest.raises(ValueError, match="unknown response"):
-        to_network_frames(frames, TIMES, "log", GAMMA)
+    for unknown in ("log", "auto"):  # auto is resolved from the files before this
+        with pytest.raises(ValueError, match="unknown response"):
+            to_network_frames(frames, TIMES, unknown, GAMMA)
     with pytest.raises(ValueError, match="N exposures"):
         to_network_frames(frames, TIMES[:2], "srgb", GAMMA)

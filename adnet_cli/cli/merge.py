@@ -86,15 +86,16 @@ def merge(
     response: Annotated[
         ResponseChoice,
         typer.Option(  # type: ignore[valid-type]
-            help="Response of PNG/TIFF/JPEG frames: gamma (as decoded), srgb, or calibrate from the bracket.",
+            help="Response of PNG/TIFF/JPEG frames: auto (srgb for in-camera 8-bit files, else gamma), gamma (as "
+            "decoded), srgb, or calibrate from the bracket (after --align).",
             rich_help_panel=INPUTS,
         ),
-    ] = ResponseChoice.gamma,  # type: ignore[attr-defined]
+    ] = ResponseChoice.auto,  # type: ignore[attr-defined]
     align: Annotated[
         bool,
         typer.Option(
             "--align/--no-align",
-            help="Register hand-held frames to the reference first (homography).",
+            help="Register hand-held frames to the reference first (the simplest of shift, rotation, homography that fits).",
             rich_help_panel=WORKFLOW,
         ),
     ] = False,

@@ -1,0 +1,88 @@
+"""Real-camera behaviour around the network, on synthetic brackets written as cameras write them:
+the response default (--response auto) and calibration after alignment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from shots import START, srgb_encode, write_jpeg, write_tiff16
+
+from adnet_cli.bracket import plan_bracket, read_bracket, resolve_response
+from adnet_cli.engine import BracketRequest, create_engine
+
+TIMES = (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
+
+
+def radiance(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) float32 linear radiance with texture and a wide range (about 1:200)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    shading = 0.1 + 0.9 * (0.5 + 0.5 * np.sin(xx / 9 + yy / 13))[..., None] * np.array([1.0, 0.9, 0.8], np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 1.5)
+    return (shading * np.exp(1.2 * texture / texture.std())[..., None] * 0.3).astype(np.float32)
+
+
+def camera_jpegs(folder: Path, shifts: tuple[int, int, int] = (0, 0, 0), **tags) -> list[Path]:
+    """Three sRGB-encoded JPEGs 2 EV apart; frame i shifted `shifts[i]` pixels to the right."""
+    paths = []
+    for i, t in enumerate(TIMES):
+        scene = np.roll(radiance(), shifts[i], axis=1)
+        pixels = srgb_encode(scene * float(t) * 100)
+        paths.append(write_jpeg(folder / f"IMG_{i}.jpg", pixels, t, START + timedelta(seconds=i / 4), **tags))
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected", "why"),
+    [
+        ({"make": "Canon"}, "srgb", "8-bit frames, made by a Canon camera"),
+        ({"color_space": 1}, "srgb", "8-bit frames, EXIF ColorSpace sRGB"),
+        ({}, "gamma", "8-bit frames without a camera's EXIF are taken as plain gamma"),
+    ],
+)
+def test_auto_response_reads_the_camera_from_exif(tmp_path, tags, expected, why):
+    bracket = read_bracket(plan_bracket(camera_jpegs(tmp_path, **tags)))
+    assert resolve_response(bracket, "auto") == (expected, why)
+    assert resolve_response(bracket, "calibrate") == ("calibrate", None)  # a named curve is kept
+
+
+def test_auto_response_takes_16_bit_files_as_plain_gamma(tmp_path):
+    paths = [write_tiff16(tmp_path / f"f{i}.tif", np.clip(radiance() * float(t) * 100, 0, 1) ** (1 / 2.2), t, START)
+             for i, t in enumerate(TIMES)]
+    assert resolve_response(read_bracket(plan_bracket(paths)), "auto") == ("gamma", "16-bit frames are taken as plain gamma")
+
+
+def test_auto_gives_the_network_what_srgb_gives_and_says_so(tmp_path, random_checkpoint):
+    engine = create_engine(random_checkpoint, device="cpu")
+    bracket = read_bracket(plan_bracket(camera_jpegs(tmp_path, make="Canon")))
+    auto, said = engine._network_input(bracket, BracketRequest())
+    srgb, _ = engine._network_input(bracket, BracketRequest(response="srgb"))
+    np.testing.assert_array_equal(auto, srgb)
+    assert said == ["response: sRGB curve inverted, re-encoded with gamma 2.2 (auto: 8-bit frames, made by a Canon camera)"]
+
+
+def _reference_error(engine, paths: list[Path], truth: np.ndarray, align: bool) -> float:
+    """Mean |network input of the reference frame - the true sRGB-inverted one| under calibration."""
+    bracket = read_bracket(plan_bracket(paths))
+    frames, _ = engine._network_input(bracket, BracketRequest(response="calibrate", align=align))
+    return float(np.abs(frames[1] - truth).mean())
+
+
+def test_calibration_runs_on_aligned_frames(tmp_path, random_checkpoint):
+    """Hand-held: frames 12 px apart. Debevec's calibration assumes each pixel sees one radiance in every
+    frame; run after --align, the curve it finds is the one the static bracket gives."""
+    engine = create_engine(random_checkpoint, device="cpu")
+    (tmp_path / "held").mkdir()
+    (tmp_path / "still").mkdir()
+    held, still = camera_jpegs(tmp_path / "held", (-12, 0, 12)), camera_jpegs(tmp_path / "still")
+    still_frames, _ = engine._network_input(read_bracket(plan_bracket(still)), BracketRequest(response="calibrate"))
+    truth = still_frames[1]  # the reference frame never moves: only the curve changes it
+    after, before = _reference_error(engine, held, truth, True), _reference_error(engine, held, truth, False)
+    assert after < 0.5 * before, (after, before)
+    _, said = engine._network_input(read_bracket(plan_bracket(held)), BracketRequest(response="calibrate", align=True))
+    assert said[0].endswith("(after --align)") and said[1].startswith("aligned IMG_0.jpg: translation, shift (-12.0")
