@@ -5,15 +5,16 @@ notes and failures come back as data and through callbacks."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adnet_cli.bracket import Bracket, BracketPlan
-from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES
+from adnet_cli.choices import FRAMES, HDR_SUFFIXES, PREVIEW_SUFFIXES
 from adnet_cli.engine import BracketRequest, Engine, MergeResult, write_outputs
 from adnet_cli.errors import AdnetError, InputError, OutputError, error_line
-from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
+from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, pause_before, prefer_raw, read_shot
 from adnet_cli.inference import Progress
 
 PREVIEW_SUFFIX = ".png"
@@ -75,7 +76,26 @@ def plan_batch(inputs: Sequence[Path], folder: Path, settings: BatchSettings,
     protected = {p.resolve() for p in found}
     claimed: dict[Path, int] = {}
     jobs = [_plan_job(n, group, folder, settings, request, protected, claimed) for n, group in enumerate(groups, start=1)]
+    jobs = [_with_hint(job, groups, i, settings.group_size) if job.error and len(job.shots) < FRAMES else job
+            for i, job in enumerate(jobs)]
     return jobs, [n for n in (twin_note, order_note) if n]
+
+
+def _with_hint(job: Job, groups: list[list[Shot]], index: int, group_size: int | None) -> Job:
+    """A group too small to merge, its error extended with the options that would join it to a neighbour."""
+    if group_size is not None:
+        return replace(job, error=f"{job.error} (what --group-size {group_size} leaves over at the end)")
+    pauses = []
+    if index > 0:
+        pauses.append(pause_before(groups[index][0], groups[index - 1][-1]))
+    if index + 1 < len(groups):
+        pauses.append(pause_before(groups[index + 1][0], groups[index][-1]))
+    known = [p for p in pauses if p is not None]
+    hint = "--group-size N takes every N files in capture order as one bracket"
+    if known:
+        nearest = min(known)
+        hint = f"the nearest other file was taken {nearest:.3g} s away: --gap {math.ceil(nearest)} joins them, or {hint}"
+    return replace(job, error=f"{job.error} ({hint})")
 
 
 def _own_preview(path: Path, folder: Path) -> bool:

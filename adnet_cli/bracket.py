@@ -16,7 +16,7 @@ import numpy as np
 from adnet_cli.choices import EV_SOURCE, FRAMES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError
 from adnet_cli.exif import ExifExposure, read_exif_exposure
-from adnet_cli.io import LDR_INPUT_SUFFIXES, exposedness, read_ldr_codes, unit_float
+from adnet_cli.io import LDR_INPUT_SUFFIXES, exposedness, read_ldr_codes, stored_size, unit_float
 from adnet_cli.raw import RAW_SUFFIXES, is_raw, read_raw, read_raw_exposure
 from adnet_cli.response import linear_to_network, to_network_frames
 
@@ -253,6 +253,7 @@ def plan_bracket(
         exposed = [None if is_raw(paths[i]) else exposedness(Path(paths[i])) for i in order] if len(paths) > FRAMES else None
         chosen, warning = select_frames(ordered, trained, None if exposed is None or None in exposed else exposed)
     _check_chosen([ordered[i] for i in chosen])
+    _check_sizes([Path(paths[order[i]]) for i in chosen])
     notes = (*notes, *([warning] if warning else []))
     if seconds is not None:  # rescale so that the reference's value is its exposure time in seconds
         reference = order[chosen[1]]
@@ -313,6 +314,20 @@ def _check_chosen(times: list[float]) -> None:
         raise InputError(f"exposure times span more than {MAX_EV:g} stops, got {listing}")
     if len(set(times)) != FRAMES:
         raise InputError(f"exposure times must differ, got {listing}")
+
+
+def _check_sizes(paths: Sequence[Path]) -> None:
+    """InputError when the headers say the frames differ in size (upright, after EXIF orientation), as
+    :func:`read_bracket` would find only once it decodes them; files without a readable header pass."""
+    sizes = {}
+    for path in paths:
+        size = None if is_raw(path) else stored_size(path)
+        if size is not None:
+            turned = (read_exif_exposure(path).orientation or 1) >= 5  # 5-8 swap height and width
+            sizes[path] = size[::-1] if turned else size
+    if len(set(sizes.values())) > 1:
+        listing = ", ".join(f"{path.name} {w}x{h}" for path, (h, w) in sizes.items())
+        raise InputError(f"frames differ in size: {listing}")
 
 
 def read_bracket(plan: BracketPlan) -> Bracket:

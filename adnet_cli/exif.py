@@ -29,6 +29,7 @@ class ExifExposure:
         no time zone). DateTime (the last-modified time) is deliberately not used.
     orientation: the Orientation tag, 1-8 (1 = stored upright; applied by :func:`adnet_cli.io.read_ldr`).
     color_space: ColorSpace (1 = sRGB, 65535 = uncalibrated). make: the camera maker (Make), or "".
+    focal_length: FocalLength, mm.
     """
 
     exposure_time: float | None
@@ -38,6 +39,7 @@ class ExifExposure:
     orientation: int | None = None
     color_space: int | None = None
     make: str = ""
+    focal_length: float | None = None
 
 
 def check_readable_file(path: Path) -> None:
@@ -168,4 +170,5 @@ def read_exif_exposure(path: Path) -> ExifExposure:
         orientation=tag_orientation(tags),
         color_space=int(_tag_float(tags, ("EXIF ColorSpace",)) or 0) or None,
         make=_tag_text(tags, ("Image Make",)),
+        focal_length=_tag_float(tags, ("EXIF FocalLength", "Image FocalLength")),
     )

@@ -1,8 +1,10 @@
 """Batch mode: collect image files, order them by capture time and split them into brackets.
 
-A new bracket starts where the gap between two capture times exceeds ``gap`` seconds, or where the
-exposure settings repeat ones already in the current bracket (auto-exposure bracketing shoots the same
-pattern again, e.g. 0,-2,+2, 0,-2,+2); ``group_size`` instead cuts fixed-size consecutive groups.
+A new bracket starts where the exposure settings repeat ones already in the current bracket
+(auto-exposure bracketing shoots the same pattern again, e.g. 0,-2,+2, 0,-2,+2), or where the gap
+between two capture times exceeds ``gap`` seconds, unless the shot continues a hand-timed bracket:
+a run of exposure times stepping one way by MIN_STEP or more, at one ISO, aperture and focal length,
+at most SLOW_GAP seconds apart. ``group_size`` instead cuts fixed-size consecutive groups.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from adnet_cli.errors import InputError
 from adnet_cli.raw import is_raw
 
 Setting = tuple[float | None, float | None, float | None]  # EXIF exposure time (s), ISO, f-number
+MIN_STEP = 1.5  # exposure ratio between the frames of a hand-timed bracket: over half a stop
+SLOW_GAP = 300.0  # seconds (after the previous frame's own exposure) a hand-timed bracket may pause
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Shot:
     path: Path
     capture_time: datetime | None
     setting: Setting
+    focal_length: float | None = None  # mm
 
     @property
     def has_exposure(self) -> bool:
@@ -79,28 +84,38 @@ def read_shot(path: Path) -> Shot:
     """Capture time and exposure settings of one file, from EXIF (and LibRaw for RAW files); what is
     missing or corrupt is None."""
     exif = read_capture(path)
-    return Shot(Path(path), exif.capture_time, (exif.exposure_time, exif.iso, exif.f_number))
+    return Shot(Path(path), exif.capture_time, (exif.exposure_time, exif.iso, exif.f_number), exif.focal_length)
 
 
 def order_shots(shots: Sequence[Shot]) -> tuple[list[Shot], str | None]:
-    """Shots by capture time (then file name) when every one has it; otherwise by file name, with a note."""
+    """Shots by capture time (then file name). A shot without one keeps its place in file-name order:
+    it follows the shot before it by name (the first by name: the first in time), with a note."""
     by_name = sorted(shots, key=lambda s: (s.path.name, str(s.path)))
-    missing = [s for s in shots if s.capture_time is None]
+    timed = [s.capture_time for s in by_name if s.capture_time is not None]
+    if not timed:
+        return by_name, f"no capture time (EXIF DateTimeOriginal) in any of {len(shots)} files: ordered by file name"
+    missing = [s for s in by_name if s.capture_time is None]
+    keys, last, follows = [], min(timed), -1  # -1: before every timed shot by name, so first
+    for rank, shot in enumerate(by_name):
+        if shot.capture_time is not None:
+            last, follows = shot.capture_time, 1
+        keys.append((last, 0 if shot.capture_time is not None else follows, rank))
+    ordered = [shot for _, shot in sorted(zip(keys, by_name), key=lambda pair: pair[0])]
     if not missing:
-        return sorted(by_name, key=lambda s: s.capture_time), None  # type: ignore[arg-type, return-value]
-    return by_name, (
+        return ordered, None
+    return ordered, (
         f"no capture time (EXIF DateTimeOriginal) in {len(missing)} of {len(shots)} files "
-        f"(e.g. {missing[0].path.name}): ordered by file name"
+        f"(e.g. {missing[0].path.name}): each placed after the file before it by name"
     )
 
 
 def group_shots(shots: Sequence[Shot], gap: float = DEFAULT_GAP, group_size: int | None = None) -> list[list[Shot]]:
-    """Split shots (already in capture order) into brackets.
+    """Split shots (already in capture order) into brackets (see the module docstring).
 
     group_size: consecutive groups of that many (the last may be shorter). Otherwise a group ends
-    before a shot taken more than `gap` seconds after the previous one (when both have a capture
-    time) or whose exposure settings already occur in the group (shots without an exposure time
-    never start one)."""
+    before a shot whose exposure settings already occur in it, or one taken more than `gap` seconds
+    after the previous one (when both have a capture time) that does not continue a hand-timed
+    bracket (:func:`_continues_slowly`); shots without an exposure time never start one by settings."""
     if group_size is not None:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
@@ -114,9 +129,28 @@ def group_shots(shots: Sequence[Shot], gap: float = DEFAULT_GAP, group_size: int
     return groups
 
 
+def pause_before(shot: Shot, previous: Shot) -> float | None:
+    """Seconds between two shots' capture times, or None when either lacks one."""
+    if shot.capture_time is None or previous.capture_time is None:
+        return None
+    return (shot.capture_time - previous.capture_time).total_seconds()
+
+
 def _starts_group(group: list[Shot], shot: Shot, gap: float) -> bool:
-    before = group[-1].capture_time
-    if before is not None and shot.capture_time is not None:
-        if (shot.capture_time - before).total_seconds() > gap:
-            return True
-    return shot.has_exposure and any(shot.setting == other.setting for other in group)
+    if shot.has_exposure and any(shot.setting == other.setting for other in group):
+        return True
+    pause = pause_before(shot, group[-1])
+    return pause is not None and pause > gap and not _continues_slowly(group, shot, pause)
+
+
+def _continues_slowly(group: list[Shot], shot: Shot, pause: float) -> bool:
+    """Whether `shot`, `pause` seconds after the group's last, is the next frame of a hand-timed
+    bracket: every frame has an exposure time, ISO, aperture and focal length agree, the times step
+    one way by MIN_STEP or more, and the pause is at most SLOW_GAP after the last frame's exposure."""
+    frames = [*group, shot]
+    if pause > SLOW_GAP + (group[-1].setting[0] or 0.0) or not all(s.has_exposure for s in frames):
+        return False
+    if any(s.setting[1:] != shot.setting[1:] or s.focal_length != shot.focal_length for s in group):
+        return False
+    steps = [b.setting[0] / a.setting[0] for a, b in zip(frames, frames[1:])]  # type: ignore[operator]
+    return all(r >= MIN_STEP for r in steps) or all(r <= 1 / MIN_STEP for r in steps)

@@ -135,6 +135,20 @@ def read_ldr_codes(path: Path) -> LdrCodes:
     return LdrCodes(codes=rgb, notes=tuple(notes))
 
 
+def stored_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of the pixels as stored (before any EXIF orientation), from the file's header
+    alone (Pillow); None for formats Pillow does not know (camera RAW) or cannot parse."""
+    from PIL import Image, UnidentifiedImageError
+
+    check_readable_file(Path(path))
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return height, width
+
+
 def exposedness(path: Path) -> float | None:
     """How well exposed a frame is, in [0, 1]: the mean of Mertens et al.'s well-exposedness weight
     over a 1/4-size grey decode (1 when every pixel sits at mid-grey, near 0 when all are black or

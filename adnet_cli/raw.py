@@ -132,4 +132,7 @@ def read_raw_exposure(path: Path) -> ExifExposure:
         f_number=exif.f_number or _positive(getattr(other, "aperture", 0.0)),
         capture_time=exif.capture_time or (stamp if stamp and stamp.year > 1970 else None),
         orientation=exif.orientation or _FLIP_TO_ORIENTATION.get(flip),
+        color_space=exif.color_space,
+        make=exif.make,
+        focal_length=exif.focal_length,
     )

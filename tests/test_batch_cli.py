@@ -126,8 +126,9 @@ def test_short_groups_are_reported_and_fail(tmp_path, shoot):
     assert result.exit_code == 0
     assert "11 files in 3 groups: 3 to merge" in result.stdout  # 4 + 4 + 3
     result = invoke("merge", shoot, "-o", tmp_path / "out", "--group-size", 5, "--dry-run")
-    assert result.exit_code == 0
-    assert "group 3 (IMG_0011.jpg): 1 frame: cannot merge: ADNet needs at least 3 frames; got 1" in result.stdout
+    assert result.exit_code == 1  # the dry run fails as the run would
+    assert ("group 3 (IMG_0011.jpg): 1 frame: cannot merge: ADNet needs at least 3 frames; got 1 (what --group-size "
+            "5 leaves over at the end)") in result.stdout
     assert "2 to merge, 0 skipped (output exists), 1 cannot be merged" in result.stdout
     result = invoke("merge", shoot, "-o", tmp_path / "out", "--group-size", 5, "--weights", tmp_path / "absent.st")
     fails_cleanly(result, "weights file not found")  # the two good groups need weights: the whole run stops
@@ -293,6 +294,7 @@ def test_an_existing_preview_fails_its_group_before_any_work(tmp_path, shoot, ra
     out.mkdir()
     (out / "IMG_0004.png").write_bytes(b"someone else's picture")  # group 2's preview is in the way
     planned = invoke("merge", shoot, "-o", out, "--dry-run")
+    assert planned.exit_code == 1
     preview = out / "IMG_0004.png"
     assert f"-> {out / 'IMG_0004'}.exr, {preview} (cannot merge: {preview} exists (--overwrite" in planned.stdout
     result = invoke("merge", shoot, "-o", out, "--weights", random_checkpoint)
@@ -321,3 +323,22 @@ def test_the_single_bracket_dry_run_shows_capture_times(tmp_path, shoot):
     result = runner.invoke(app, ["merge", *map(str, files), "-o", str(tmp_path / "x.exr"), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "12:00:00.00" in result.stdout and "12:00:00.30" in result.stdout and "12:00:00.60" in result.stdout
+
+
+def test_a_hand_timed_bracket_is_one_group_and_a_lone_frame_says_how_to_join_it(tmp_path):
+    """A night bracket timed by hand (a minute between frames, one ISO), then one more frame 20 minutes
+    later at another ISO: the bracket is found by its exposure pattern, the lone frame fails the dry run
+    with the options that would group it."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    radiance = scene()
+    for i, (offset, t) in enumerate([(0, Fraction(1, 30)), (70, Fraction(1, 4)), (150, Fraction(2))]):
+        write_jpeg(folder / f"N{i}.jpg", exposed(radiance, float(t), white=0.5), t, START + timedelta(seconds=offset))
+    write_jpeg(folder / "N3.jpg", exposed(radiance, 2.0, white=0.5), Fraction(2), START + timedelta(seconds=1350), iso=800)
+    result = invoke("merge", folder, "-o", tmp_path / "out", "--dry-run", "--weights", tmp_path / "absent.safetensors")
+    assert result.exit_code == 1, result.output
+    assert "group 1: 3 frames, exposures from EXIF ExposureTime" in result.stdout
+    assert ("group 2 (N3.jpg): 1 frame: cannot merge: ADNet needs at least 3 frames; got 1 (the nearest other file "
+            "was taken 1.2e+03 s away: --gap 1200 joins them, or --group-size N takes every N files in capture order "
+            "as one bracket)") in result.stdout
+    assert "1 to merge, 0 skipped (output exists), 1 cannot be merged" in result.stdout

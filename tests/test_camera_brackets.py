@@ -86,3 +86,24 @@ def test_calibration_runs_on_aligned_frames(tmp_path, random_checkpoint):
     assert after < 0.5 * before, (after, before)
     _, said = engine._network_input(read_bracket(plan_bracket(held)), BracketRequest(response="calibrate", align=True))
     assert said[0].endswith("(after --align)") and said[1].startswith("aligned IMG_0.jpg: translation, shift (-12.0")
+
+
+def test_the_dry_run_catches_frames_of_different_sizes(tmp_path):
+    """A portrait frame among landscape ones (its pixels stored turned, EXIF Orientation 6, are fine)."""
+    from helpers import fails_cleanly
+    from PIL import Image
+    from test_cli import invoke
+
+    paths = camera_jpegs(tmp_path, make="Canon")
+    with Image.open(paths[2]) as img:
+        exif = img.getexif()
+        turned = img.transpose(Image.Transpose.ROTATE_90)
+    exif[0x0112] = 6  # stored 96 wide, 128 high: upright it is 128 x 96 like the others
+    turned.save(paths[2], exif=exif.tobytes(), quality=95)
+    result = invoke("merge", *paths, "-o", tmp_path / "x.exr", "--dry-run", "--weights", tmp_path / "absent.safetensors")
+    assert result.exit_code == 0, result.output
+    cropped = tmp_path / "small.jpg"
+    with Image.open(paths[1]) as img:
+        img.crop((0, 0, 120, 96)).save(cropped, exif=img.getexif().tobytes(), quality=95)
+    result = invoke("merge", paths[0], cropped, paths[2], "-o", tmp_path / "x.exr", "--dry-run")
+    fails_cleanly(result, "frames differ in size: IMG_0.jpg 128x96, small.jpg 120x96, IMG_2.jpg 128x96")

@@ -64,8 +64,35 @@ def test_order_by_capture_time_or_by_name_with_a_note():
     ordered, note = order_shots(shots)
     assert [s.path.name for s in ordered] == ["c", "b", "a"] and note is None
     ordered, note = order_shots([*shots, shot("0", None, 0.01)])
-    assert [s.path.name for s in ordered] == ["0", "a", "b", "c"]
-    assert "no capture time" in note and "1 of 4" in note and "file name" in note
+    assert [s.path.name for s in ordered] == ["0", "c", "b", "a"]  # first by name: first
+    assert note == ("no capture time (EXIF DateTimeOriginal) in 1 of 4 files (e.g. 0): "
+                    "each placed after the file before it by name")
+    ordered, note = order_shots([shot(n, None, 0.01) for n in "ba"])
+    assert [s.path.name for s in ordered] == ["a", "b"] and "in any of 2 files: ordered by file name" in note
+
+
+def test_a_file_without_capture_time_keeps_its_place_by_name():
+    """One frame whose EXIF was stripped does not send the whole folder into file-name order."""
+    shots = [shot("IMG_4.jpg", 0.3, 0.04), shot("IMG_1.jpg", 0.0, 0.01), shot("IMG_2.jpg", None, 0.02),
+             shot("IMG_3.jpg", 0.6, 0.08), shot("IMG_0.jpg", 5.0, 0.01)]
+    ordered, _ = order_shots(shots)
+    assert [s.path.name for s in ordered] == ["IMG_1.jpg", "IMG_2.jpg", "IMG_4.jpg", "IMG_3.jpg", "IMG_0.jpg"]
+
+
+def test_hand_timed_brackets_group_by_their_exposure_pattern():
+    # A night set timed by hand: a minute or so between frames, each exposure longer, one ISO and aperture.
+    night = [shot(f"N{i}", when, t) for i, (when, t) in enumerate([(0, 1 / 30), (62, 1 / 2), (130, 2), (215, 15)])]
+    assert names(group_shots(night)) == [["N0", "N1", "N2", "N3"]]
+    # An 8-frame set 4-10 s apart, exposures halving each time.
+    phone = [shot(f"P{i}", 7 * i, 2.0**-i) for i in range(8)]
+    assert names(group_shots(phone)) == [[f"P{i}" for i in range(8)]]
+    # What breaks the pattern after a pause starts a new bracket: another ISO, a step back, half-stop
+    # steps, a long pause.
+    assert names(group_shots([*night[:2], shot("iso", 120, 2, iso=400)])) == [["N0", "N1"], ["iso"]]
+    assert names(group_shots([*night[:2], shot("back", 120, 1 / 8)])) == [["N0", "N1"], ["back"]]
+    assert names(group_shots([*night[:2], shot("small", 120, 0.6)])) == [["N0", "N1"], ["small"]]
+    assert names(group_shots([*night[:2], shot("later", 1000, 2)])) == [["N0", "N1"], ["later"]]
+    assert names(group_shots([*night[:2], shot("quick", 63, 1 / 8)])) == [["N0", "N1", "quick"]]  # within --gap
 
 
 def test_collect_images_from_folders_and_files(tmp_path):

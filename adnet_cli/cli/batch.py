@@ -106,6 +106,8 @@ def run_batch(
         note(line)
     if dry_run:
         print_plan(jobs)
+        if any(j.error for j in jobs):  # what would fail now fails the dry run too
+            raise typer.Exit(1)
         return
     todo = [j for j in jobs if j.error is None and not j.skipped]
     failures = [(j, j.error) for j in jobs if j.error is not None]
