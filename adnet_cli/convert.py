@@ -27,6 +27,7 @@ class ToneSettings:
     gamma: float | None = None
     bits: int = 8
     overwrite: bool = False
+    mu: float | None = None  # the mu-law's strength; None: 5000, gentler for bright scenes (tonemap.adaptive_mu)
 
 
 def output_suffixes(bits: int) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ def folder_jobs(inputs: Sequence[Path], folder: Path, fmt: str | None, bits: int
 def tonemap_file(src: Path, dst: Path, settings: ToneSettings = ToneSettings()) -> int:
     """Read one HDR image, tonemap it and write it atomically. Returns how many non-finite or
     negative pixels were repaired (NaN and negatives -> 0, +inf -> the brightest finite value)."""
-    tone, bad_pixels = tonemap(read_hdr(src), settings.operator, exposure=settings.exposure, gamma=settings.gamma)
+    tone, bad_pixels = tonemap(read_hdr(src), settings.operator, exposure=settings.exposure, gamma=settings.gamma,
+                               mu=settings.mu)
     write_ldr_image(dst, quantise(tone, settings.bits), overwrite=settings.overwrite)
     return bad_pixels

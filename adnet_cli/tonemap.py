@@ -12,6 +12,8 @@ values (the count of repaired pixels) or ValueError for bad arguments.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,8 @@ from adnet_cli.choices import TONEMAP_OPERATORS as OPERATORS
 from adnet_cli.cvlog import quiet_opencv
 
 MU = 5000.0
+MIN_MU = 10.0  # the gentlest curve adaptive_mu picks, for scenes whose median is near white
+BRIGHT_MEDIAN = 0.8  # the highest display value a preview shows the median brightness at (adaptive_mu)
 # Row blocks of this many rows bound the temporaries of a preview (float64 mu-law) on big images.
 ROWS_PER_BLOCK = 256
 
@@ -58,20 +62,55 @@ def _row_blocks(height: int) -> range:
     return range(0, height, ROWS_PER_BLOCK)
 
 
-def white_level(hdr: np.ndarray, percentile: float = 99.0) -> float:
-    """The value :func:`normalise` maps to 1: the `percentile` of the per-pixel max channel over
-    fully finite pixels (negatives as 0), or their maximum when that is 0; 0.0 when there is no
-    light at all. Works through the image in row blocks, so large images need little extra memory."""
-    raw = _checked(hdr, percentile)
+def _brightness(raw: np.ndarray) -> np.ndarray:
+    """The per-pixel max channel of the fully finite pixels (negatives as 0), float32, 1-D; in row
+    blocks, so large images need little extra memory."""
     parts = []
     for r in _row_blocks(raw.shape[0]):
         block = raw[r : r + ROWS_PER_BLOCK]
         parts.append(_clean(block).max(axis=-1)[np.isfinite(block).all(axis=-1)].astype(np.float32))
-    brightness = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    if brightness.size == 0:
-        return 0.0
-    scale = float(np.percentile(brightness, percentile))
-    return scale if scale > 0.0 else float(brightness.max())
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _white(brightness: np.ndarray, percentile: float) -> float:
+    scale = float(np.percentile(brightness, percentile)) if brightness.size else 0.0
+    return scale if scale > 0.0 else float(brightness.max(initial=0.0))
+
+
+def white_level(hdr: np.ndarray, percentile: float = 99.0) -> float:
+    """The value :func:`normalise` maps to 1: the `percentile` of the per-pixel max channel over
+    fully finite pixels (negatives as 0), or their maximum when that is 0; 0.0 when there is no
+    light at all."""
+    return _white(_brightness(_checked(hdr, percentile)), percentile)
+
+
+def adaptive_mu(median: float) -> float:
+    """The mu-law strength for a preview whose median brightness is `median` (a fraction of the white
+    level, >= 0): the paper's MU while it shows the median at BRIGHT_MEDIAN or below, as in most
+    scenes (median under 18 % of the white). A bright scene (a sky filling half the frame) would land
+    almost everything near white and look washed out: there the mu that shows the median at
+    BRIGHT_MEDIAN (bisection; at least MIN_MU), which leaves the top of the curve more contrast."""
+    m = min(max(float(median), 0.0), 1.0)
+
+    def shown(mu: float) -> float:
+        return math.log1p(mu * m) / math.log1p(mu)
+
+    if shown(MU) <= BRIGHT_MEDIAN:
+        return MU
+    lo, hi = MIN_MU, MU
+    if shown(lo) >= BRIGHT_MEDIAN:
+        return lo
+    for _ in range(40):  # shown(mu) grows with mu: geometric bisection to about 1e-4 relative
+        mid = (lo * hi) ** 0.5
+        lo, hi = (mid, hi) if shown(mid) < BRIGHT_MEDIAN else (lo, mid)
+    return (lo * hi) ** 0.5
+
+
+def preview_mu(hdr: np.ndarray, percentile: float = 99.0) -> float:
+    """:func:`adaptive_mu` of the image's median brightness over its `percentile` white level."""
+    brightness = _brightness(_checked(hdr, percentile))
+    white = _white(brightness, percentile)
+    return adaptive_mu(float(np.median(brightness)) / white) if white > 0 else MU
 
 
 def normalise(hdr: np.ndarray, percentile: float = 99.0) -> np.ndarray:
@@ -95,18 +134,22 @@ def normalise(hdr: np.ndarray, percentile: float = 99.0) -> np.ndarray:
     return (clean / clean.dtype.type(scale)).astype(np.float32, copy=False)
 
 
-def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float = MU) -> np.ndarray:
+def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float | None = None) -> np.ndarray:
     """8-bit display preview: ``round(255 * mu_law(normalise(hdr, percentile), mu))``.
 
     The ``percentile``-th percentile (default 99th) of the per-pixel max channel maps to
-    255; brighter pixels clip. NaN, inf and negative values show as black. Computed in row
-    blocks: a 24 MP image needs tens of MB of temporaries, not GBs.
+    255; brighter pixels clip. mu: None = :func:`preview_mu` (5000 unless the scene is bright).
+    NaN, inf and negative values show as black. Computed in row blocks: a 24 MP image needs tens
+    of MB of temporaries, not GBs.
 
     hdr: (H, W, 3) real array, linear RGB.
     Returns (H, W, 3) uint8 RGB.
     """
     raw = _checked(hdr, percentile)
-    scale = white_level(raw, percentile)
+    brightness = _brightness(raw)
+    scale = _white(brightness, percentile)
+    if mu is None:
+        mu = adaptive_mu(float(np.median(brightness)) / scale) if scale > 0 else MU
     shown = np.zeros(raw.shape, np.uint8)
     if scale <= 0.0:
         return shown
@@ -209,7 +252,7 @@ def _opencv_tonemap(linear: np.ndarray, operator: str, gamma: float) -> np.ndarr
 
 
 def tonemap(
-    hdr: np.ndarray, operator: str = "mu", *, exposure: float = 0.0, gamma: float | None = None
+    hdr: np.ndarray, operator: str = "mu", *, exposure: float = 0.0, gamma: float | None = None, mu: float | None = None
 ) -> tuple[np.ndarray, int]:
     """Map a linear HDR image to display values in [0, 1].
 
@@ -217,8 +260,9 @@ def tonemap(
     percentile of the per-pixel max channel maps to 1; NaN, -inf and negatives become 0,
     +inf the brightest finite value.
 
-    operator: "mu" -- ``mu_law(x * 2**exposure)`` with mu = 5000, the paper's curve (with
-        exposure 0 and no gamma, exactly :func:`preview` / 255); pixels at or above the
+    operator: "mu" -- ``mu_law(x * 2**exposure, mu)``: mu None = :func:`preview_mu` (the
+        paper's 5000 unless the scene is bright), 5000 for the paper's curve exactly; with
+        exposure 0 and no gamma, exactly :func:`preview` / 255; pixels at or above the
         99th-percentile level are white. "reinhard", "drago", "mantiuk" -- OpenCV's
         ``createTonemap*(gamma)`` with default parameters. They rescale their input to its own
         range, so exposure cannot act on their input: their output is converted back to linear
@@ -238,8 +282,10 @@ def tonemap(
     if gamma is not None and not (np.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be a positive number, got {gamma}")
     linear, bad_pixels = repair_and_normalise(hdr)
+    if mu is not None and not (np.isfinite(mu) and mu > 0):
+        raise ValueError(f"mu must be a positive number, got {mu}")
     if operator == "mu":
-        tone = mu_law(linear.astype(np.float64) * 2.0**exposure)
+        tone = mu_law(linear.astype(np.float64) * 2.0**exposure, preview_mu(linear) if mu is None else mu)
         if gamma is not None:
             tone = _gamma_encode(tone, gamma)
         return tone, bad_pixels

@@ -139,7 +139,7 @@ def test_preview_dtype_shape_and_percentile_pixel_is_white() -> None:
     p_index = np.unravel_index(order[197], hdr.shape[:2])
     q_index = np.unravel_index(order[198], hdr.shape[:2])
     hdr[q_index] = hdr[p_index]
-    out = preview(hdr)
+    out = preview(hdr, mu=5000.0)  # the paper's curve (a uniform image is bright: the default adapts)
     assert out.dtype == np.uint8 and out.shape == hdr.shape
     assert out[p_index].max() == 255
     dim = np.unravel_index(order[100], hdr.shape[:2])
@@ -263,4 +263,24 @@ def test_preview_in_row_blocks_equals_one_block(monkeypatch):
     monkeypatch.setattr(tm, "ROWS_PER_BLOCK", 4)
     assert np.array_equal(tm.preview(hdr), whole)
     assert tm.white_level(hdr) == level
-    assert np.array_equal(tm.preview(hdr), np.rint(255 * tm.mu_law(tm.normalise(hdr))).astype(np.uint8))
+    assert np.array_equal(tm.preview(hdr), np.rint(255 * tm.mu_law(tm.normalise(hdr), tm.preview_mu(hdr))).astype(np.uint8))
+
+
+def test_a_bright_scene_is_not_washed_out_and_an_ordinary_one_keeps_the_papers_curve() -> None:
+    """Half the frame a sky within a stop of the white level, the rest a dim landscape: with mu = 5000
+    the sky and even the landscape crowd the top codes; the preview shows the median at 0.8."""
+    rng = np.random.default_rng(3)
+    sky = rng.uniform(0.5, 1.0, (32, 64, 1)) * np.array([0.8, 0.9, 1.0])
+    land = rng.lognormal(np.log(0.05), 0.7, (32, 64, 1)) * np.array([1.0, 0.9, 0.7])
+    bright = np.concatenate([sky, land]).astype(np.float32)
+    fixed, shown = preview(bright, mu=5000.0), preview(bright)
+    assert np.median(fixed.max(axis=-1)) >= 230  # washed out
+    median_code = np.median(shown.max(axis=-1))
+    assert 190 <= median_code <= 215  # about 0.8 of white
+    top = shown[:32].max(axis=-1).astype(np.float64)  # more of the sky's range shows
+    assert top.std() > 1.5 * fixed[:32].max(axis=-1).astype(np.float64).std()
+    assert tm.preview_mu(bright) < 1000
+    ordinary = rng.lognormal(np.log(0.02), 1.0, (64, 64, 3)).astype(np.float32)
+    assert tm.preview_mu(ordinary) == tm.MU and np.array_equal(preview(ordinary), preview(ordinary, mu=tm.MU))
+    tone, _ = tm.tonemap(bright)  # adnet tonemap follows the same rule
+    np.testing.assert_array_equal(tm.quantise(tone), shown)

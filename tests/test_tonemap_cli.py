@@ -327,3 +327,16 @@ def test_debug_shows_the_traceback(tmp_path):
     result = invoke(tmp_path / "nothing.exr", "-o", tmp_path / "x.png", "--debug")
     assert result.exit_code != 0
     assert result.exception is not None and "no such file" in str(result.exception)
+
+
+def test_a_bright_scene_gets_the_gentler_curve_unless_mu_is_given(tmp_path):
+    rng = np.random.default_rng(5)
+    bright = (rng.uniform(0.5, 1.0, (24, 32, 1)) * np.array([0.8, 0.9, 1.0])).astype(np.float32)  # all sky
+    src = write(tmp_path / "sky.exr", bright)
+    succeeds(invoke(src, "-o", tmp_path / "auto.png"))
+    succeeds(invoke(src, "-o", tmp_path / "paper.png", "--mu", "5000"))
+    hdr = read_hdr(src)
+    np.testing.assert_array_equal(read_png(tmp_path / "auto.png"), preview(hdr))  # merge's preview rule
+    np.testing.assert_array_equal(read_png(tmp_path / "paper.png"), preview(hdr, mu=5000.0))
+    assert luma(read_png(tmp_path / "auto.png")).mean() + 10 < luma(read_png(tmp_path / "paper.png")).mean()
+    fails_cleanly(invoke(src, "-o", tmp_path / "d.png", "--operator", "drago", "--mu", "10"), "no meaning with --operator drago")

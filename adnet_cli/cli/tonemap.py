@@ -10,7 +10,7 @@ import typer
 
 from adnet_cli.cli.common import console, error, failure_line, note, reported_errors, tile_progress
 from adnet_cli.cli.options import Debug, OperatorChoice, Overwrite, PreviewFormatChoice, Quiet
-from adnet_cli.errors import AdnetError, OutputError
+from adnet_cli.errors import AdnetError, InputError, OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.convert import ToneSettings
@@ -34,8 +34,14 @@ def tonemap(
         ),
     ],
     operator: Annotated[
-        OperatorChoice, typer.Option(help="mu: the paper's mu-law (mu = 5000); or OpenCV's reinhard, drago, mantiuk.")
+        OperatorChoice,
+        typer.Option(help="mu: the paper's mu-law (mu = 5000, gentler for bright scenes); or OpenCV's reinhard, drago, mantiuk."),
     ] = OperatorChoice.mu,
+    mu: Annotated[
+        Optional[float],
+        typer.Option(min=0.001, help="Strength of the mu curve (5000: the paper's, always) [default: 5000, lower when the "
+                     "median would show above 0.8]."),
+    ] = None,
     exposure: Annotated[
         float,
         typer.Option(
@@ -59,13 +65,16 @@ def tonemap(
     """Tonemap linear HDR images (.hdr, .exr) to PNG or JPEG for display.
 
     Each image is first normalised so that the 99th percentile of its per-pixel max channel
-    is 1 (with mu, that level and above is white). NaN, -inf and negative values become 0,
+    is 1 (with mu, that level and above is white; a bright scene gets a gentler curve, so that its
+    median shows at 0.8 rather than near white). NaN, -inf and negative values become 0,
     +inf the brightest finite value; how many pixels were repaired is noted.
     """
     with reported_errors(debug):
         from adnet_cli.convert import ToneSettings, check_file_output, folder_jobs
 
-        settings = ToneSettings(operator.value, exposure, gamma, int(bits.value), overwrite)
+        if mu is not None and operator.value != "mu":
+            raise InputError(f"--mu sets the mu curve; it has no meaning with --operator {operator.value}")
+        settings = ToneSettings(operator.value, exposure, gamma, int(bits.value), overwrite, mu)
         chosen = None if fmt is None else fmt.value
         if len(inputs) == 1 and not output.is_dir():
             check_file_output(inputs[0], output, chosen, settings.bits, overwrite)
