@@ -151,11 +151,15 @@ def merge_jobs(
     reraise: bool = False,
     read: Callable[[Job, Bracket], None] | None = None,
     reason: Callable[[BaseException], str] = error_line,
+    tiles: Progress | None = None,
+    noted: Callable[[Job, str], None] | None = None,
 ) -> list[tuple[Job, str]]:
     """Merge and write every job that has neither an error nor an existing output, in order; a
     failing group is recorded (job, one-line `reason` of its exception) and the others still run.
-    `read(job, bracket)` is called once a group's frames are read, before its merge. `reraise`: let
-    unexpected exceptions (bugs, not AdnetError) through instead, for --debug."""
+    progress(done_groups, groups); tiles(done, total): the current group's network tiles.
+    `read(job, bracket)` is called once a group's frames are read, before its merge; `noted(job,
+    line)` with each preparation step as it is done. `reraise`: let unexpected exceptions (bugs,
+    not AdnetError) through instead, for --debug."""
     todo = [j for j in jobs if j.error is None and not j.skipped]
     failures = []
     if progress:
@@ -163,8 +167,9 @@ def merge_jobs(
     for count, job in enumerate(todo, start=1):
         result, why = None, None
         hook = None if read is None else (lambda bracket, job=job: read(job, bracket))  # type: ignore[misc]
+        say = None if noted is None else (lambda line, job=job: noted(job, line))  # type: ignore[misc]
         try:
-            result = engine.merge_plan(job.plan, request, read=hook)  # type: ignore[arg-type]
+            result = engine.merge_plan(job.plan, request, tiles, read=hook, noted=say)  # type: ignore[arg-type]
             write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite)  # type: ignore[arg-type]
         except AdnetError as exc:
             why = reason(exc)

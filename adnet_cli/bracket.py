@@ -374,12 +374,12 @@ def resolve_response(bracket: Bracket, response: str) -> tuple[str, str | None]:
     if bracket.linear:
         return "gamma", None
     if bracket.frames.dtype != np.uint8:
-        return "gamma", "16-bit frames are taken as plain gamma"
+        return "gamma", "16-bit frames"
     tags = read_exif_exposure(bracket.reference)
     if tags.color_space == 1 or tags.make:
-        said = "EXIF ColorSpace sRGB" if tags.color_space == 1 else f"made by a {tags.make} camera"
-        return "srgb", f"8-bit frames, {said}"
-    return "gamma", "8-bit frames without a camera's EXIF are taken as plain gamma"
+        tagged = "tagged EXIF ColorSpace sRGB" if tags.color_space == 1 else f"from a {tags.make} camera"
+        return "srgb", f"8-bit frames {tagged}"
+    return "gamma", "8-bit frames without a camera's EXIF"
 
 
 def network_frames(

@@ -48,6 +48,7 @@ from adnet_cli.tonemap import preview as tonemap_preview
 from adnet_cli.weights import load_weights, ratios_from_metadata
 
 Exposures = str | Sequence[float] | None
+Noted = Callable[[str], None]  # hears one line per preparation step, as it is done
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,11 @@ class Engine:
         return run_network(self.model, frames, times, self.convention, self.device, self.options, progress)  # type: ignore[arg-type]
 
     def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
-                      progress: Progress | None = None) -> MergeResult:
-        """Merge a read bracket: response mapping, alignment (and crop), the network, the scale."""
+                      progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
+        """Merge a read bracket: response mapping, alignment (and crop), the network, the scale.
+        `noted(line)` hears each preparation step's line as it is done (also in the result's notes)."""
         factor = np.float32(output_scale(bracket, request.scale))
-        frames, said = self._network_input(bracket, request)
+        frames, said = self._network_input(bracket, request, noted or (lambda line: None))
         hdr = self.merge_arrays(frames, bracket.exposures, progress)
         release_freed_memory()  # the window buffers, before the result is written in other sizes
         _check_output(hdr, self.weights, self.options.dtype)
@@ -148,22 +150,24 @@ class Engine:
         return MergeResult(scaled, bracket, tuple(said))
 
     def merge_plan(self, plan: BracketPlan, request: BracketRequest = BracketRequest(), progress: Progress | None = None,
-                   read: Callable[[Bracket], None] | None = None) -> MergeResult:
+                   read: Callable[[Bracket], None] | None = None, noted: Noted | None = None) -> MergeResult:
         """Read the planned bracket's three frames and merge them; `read` is called with the bracket
-        once its frames are read, before the network runs (its notes say what reading assumed)."""
+        once its frames are read, before the network runs (its notes say what reading assumed);
+        `noted` as for :meth:`merge_bracket`."""
         bracket = read_bracket(plan)
         if read:
             read(bracket)
-        return self.merge_bracket(bracket, request, progress)
+        return self.merge_bracket(bracket, request, progress, noted)
 
     def merge_files(self, paths: Sequence[str | os.PathLike], request: BracketRequest = BracketRequest(),
-                    progress: Progress | None = None) -> MergeResult:
+                    progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
         """Plan, read and merge a bracket of 3 or more image files (PNG, TIFF, JPEG or camera RAW)."""
         if request.ratios is None:
             request = replace(request, ratios=ratios_from_metadata(dict(self.metadata)))
-        return self.merge_plan(request.plan(paths), request, progress)
+        return self.merge_plan(request.plan(paths), request, progress, noted=noted)
 
-    def _network_input(self, bracket: Bracket, request: BracketRequest) -> tuple[np.ndarray, list[str]]:
+    def _network_input(self, bracket: Bracket, request: BracketRequest,
+                       noted: Noted = lambda line: None) -> tuple[np.ndarray, list[str]]:
         """The frames in the network's convention (the response curve, then --align and --crop) and
         a line for each step. Calibration needs the frames registered: it then follows --align, which
         runs on a provisional sRGB mapping, and the motions found are applied to the calibrated frames."""
@@ -172,21 +176,29 @@ class Engine:
         calibrate_first = response == "calibrate" and request.align and not bracket.linear
         frames, how = network_frames(bracket, "srgb" if calibrate_first else response, gamma)
         if why:
-            how = f"{how or f'response: plain gamma {gamma:g} (frames used as decoded)'} (auto: {why})"
-        said = [how] if how and not calibrate_first else []
+            how = f"{how or f'response: plain gamma {gamma:g}, frames as decoded'} (auto: {why})"
+        said: list[str] = []
+
+        def say(line: str) -> None:
+            said.append(line)
+            noted(line)
+
+        if how and not calibrate_first:
+            say(how)
         if not request.align:
             return frames, said
         aligned = align_frames(unit_float(frames), bracket.exposures, 1, gamma=gamma)
         for motion in (m for m in aligned.motions if m.model != "reference"):
             name = bracket.paths[motion.index].name
-            said.append(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
+            say(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
         if calibrate_first:
             aligned, how = _calibrated(bracket, aligned, gamma)
-            said.insert(0, how)
+            say(how)
         if not request.crop:
             return aligned.frames, said
         cropped, _, how = crop_frames(aligned)
-        return cropped, [*said, how]
+        say(how)
+        return cropped, said
 
 
 def _calibrated(bracket: Bracket, aligned: Alignment, gamma: float) -> tuple[Alignment, str]:

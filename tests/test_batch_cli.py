@@ -167,6 +167,23 @@ def test_response_and_alignment_are_applied_and_said(tmp_path, shoot, random_che
     assert "sRGB curve inverted" in result.stderr
     assert "aligned IMG_0002.jpg" in result.stderr and "aligned IMG_0003.jpg" in result.stderr
     assert read_hdr(out).shape == (16, 24, 3)
+    # Each step is said as it happens: the alignment before the network's progress, not after it.
+    lines = result.stderr.splitlines()
+    aligned = next(i for i, line in enumerate(lines) if "aligned IMG_0002.jpg" in line)
+    assert aligned < next(i for i, line in enumerate(lines) if line.startswith("merging: "))
+
+
+def test_batch_progress_in_a_pipe_is_plain_lines_of_groups_and_tiles(tmp_path, shoot, random_checkpoint):
+    """Not a terminal (as in a pipe or a log): a line per tenth of the groups, and of each group's tiles."""
+    result = invoke("merge", shoot, "-o", tmp_path / "out", "--weights", random_checkpoint, "--device", "cpu",
+                    "--tile", "16", "--tile-pad", "4", "--no-preview")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    tiles = [line for line in lines if line.startswith("  tiles of the group: ")]
+    groups = [line for line in lines if line.startswith("merging groups: ")]
+    assert [line.split(" (")[0] for line in groups] == ["merging groups: 33%", "merging groups: 66%", "merging groups: 100%"]
+    assert sum(line.startswith("  tiles of the group: 100% (2/2)") for line in tiles) == 3  # 16 x 24 px: two 16 px tiles
+    assert all(len(line) < 100 and "\r" not in line for line in tiles + groups)
 
 
 def test_three_files_and_an_output_folder_is_batch_mode(tmp_path, shoot):

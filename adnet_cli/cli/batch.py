@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from adnet_cli.choices import EV_SOURCE, FRAMES
-from adnet_cli.cli.common import console, error, failure_line, note, results, tile_progress
+from adnet_cli.cli.common import batch_progress, console, error, failure_line, note, results
 from adnet_cli.errors import OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.batch import BatchSettings, Job
     from adnet_cli.bracket import Bracket, BracketPlan
-    from adnet_cli.engine import BracketRequest, Engine, MergeResult
+    from adnet_cli.engine import BracketRequest, Engine
 
 
 def print_plan(jobs: Sequence[Job]) -> None:
@@ -121,17 +121,18 @@ def run_batch(
             console.print(ready.describe(), markup=False)
         for job in [] if quiet else jobs:
             console.print(group_line(job), markup=False, soft_wrap=True)
-        with tile_progress("merging groups", quiet) as progress:
+        with batch_progress(quiet) as (progress, tiles):
             failures += merge_jobs(
                 todo,
                 ready,
                 request,
                 float32=float32,
                 overwrite=settings.overwrite,
-                done=None if quiet else _print_notes,
+                noted=None if quiet else _print_note,
                 read=None if quiet else _print_reading_notes,
                 reason=failure_line,
                 progress=progress,
+                tiles=tiles,
                 reraise=debug,
             )
     _report(jobs, folder, failures, quiet)
@@ -144,11 +145,8 @@ def _print_reading_notes(job: Job, bracket: Bracket) -> None:
         note(f"group {job.number}: {line}")
 
 
-def _print_notes(job: Job, result: MergeResult | None, reason: str | None) -> None:
-    if result is None:
-        return
-    for line in result.notes:
-        note(f"{result.bracket.reference.name}: {line}")
+def _print_note(job: Job, line: str) -> None:
+    note(f"{job.plan.reference.name if job.plan else job.label}: {line}")
 
 
 def _report(jobs: Sequence[Job], folder: Path, failures: list[tuple[Job, str]], quiet: bool) -> None:

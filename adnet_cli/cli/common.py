@@ -22,8 +22,9 @@ from rich.text import Text
 from adnet_cli.errors import AdnetError, error_line, interruption
 
 # Markup off: every string printed holds user text (paths, scene names) in which [brackets] are literal.
-console = Console(stderr=True, highlight=False, markup=False)  # messages and progress
-results = Console(highlight=False, markup=False)  # what a command reports as its answer (stdout)
+# soft_wrap: lines are never hard-wrapped at the terminal's (or a pipe's 80) columns.
+console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages and progress
+results = Console(highlight=False, markup=False, soft_wrap=True)  # what a command reports as its answer (stdout)
 
 
 @contextlib.contextmanager
@@ -86,18 +87,45 @@ def tile_progress(description: str, quiet: bool) -> Iterator[Callable[[int, int]
         yield update
 
 
+@contextlib.contextmanager
+def batch_progress(quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Callable[[int, int], None]]]:
+    """Two progress callbacks `(done, total)` for a batch: its groups, and the current group's tiles
+    (a 24 MP bracket takes minutes). On a terminal two rich bars; otherwise plain lines as
+    :func:`tile_progress` prints them, the tiles' starting again with each group."""
+    if quiet:
+        yield (lambda done, total: None), (lambda done, total: None)
+        return
+    if not console.is_terminal:
+        yield _progress_lines("merging groups"), _progress_lines("  tiles of the group")
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        groups, tiles = bar.add_task("merging groups", total=None), bar.add_task("  tiles of the group", total=None)
+
+        def update_tiles(done: int, total: int) -> None:
+            if done == 0:
+                bar.reset(tiles, total=total)
+            bar.update(tiles, completed=done, total=total)
+
+        yield (lambda done, total: bar.update(groups, completed=done, total=total)), update_tiles
+
+
 def _progress_lines(description: str) -> Callable[[int, int], None]:
-    """Progress as one line per tenth reached, e.g. ``merging: 40% (4/10), 1 min 12 s, about 1 min 48 s left``."""
-    start, shown = time.monotonic(), [0]
+    """Progress as one line per tenth reached, e.g. ``merging: 40% (4/10), 1 min 12 s, about 1 min 48 s left``;
+    a call with done 0 starts the count (and the clock) again."""
+    start, shown = [time.monotonic()], [0]
 
     def update(done: int, total: int) -> None:
+        if done == 0:
+            start[0], shown[0] = time.monotonic(), 0
         if total <= 0 or done <= 0:
             return
         tenth = done * 10 // total
         if tenth <= shown[0] and done < total:
             return
         shown[0] = tenth
-        elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - start[0]
         left = "" if done >= total else f", about {_duration(elapsed * (total - done) / done)} left"
         console.print(f"{description}: {done * 100 // total}% ({done}/{total}), {_duration(elapsed)}{left}",
                       soft_wrap=True)

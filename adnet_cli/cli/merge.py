@@ -295,10 +295,8 @@ def _merge_single(
         console.print(ready.describe(), markup=False)
 
     start = time.perf_counter()
-    with tile_progress("merging", quiet) as progress:
-        result = ready.merge_plan(plan, request, progress, read=None if quiet else describe)
-    for line in [] if quiet else result.notes:
-        note(line)
+    with tile_progress("merging", quiet) as progress:  # each step's note as it happens, before the network's tiles
+        result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
     write_outputs(result.hdr, output, preview, float32=float32, overwrite=overwrite)
     if not quiet:
         written = ", ".join(str(p) for p in (output, preview) if p is not None)
