@@ -170,7 +170,8 @@ def merge_jobs(
         say = None if noted is None else (lambda line, job=job: noted(job, line))  # type: ignore[misc]
         try:
             result = engine.merge_plan(job.plan, request, tiles, read=hook, noted=say)  # type: ignore[arg-type]
-            write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite)  # type: ignore[arg-type]
+            write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite,  # type: ignore[arg-type]
+                          metadata=engine.output_metadata(result, request))
         except AdnetError as exc:
             why = reason(exc)
         except Exception as exc:  # a bug or an environment problem: the other groups still run

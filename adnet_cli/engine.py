@@ -17,6 +17,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,22 +27,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adnet_cli import __version__
 from adnet_cli.align import Alignment, align_frames, apply_motions, crop_box, crop_frames
 from adnet_cli.atomic import all_or_nothing
 from adnet_cli.bracket import (
     Bracket,
     BracketPlan,
+    format_exposure,
     network_frames,
     output_scale,
     plan_bracket,
     read_bracket,
+    read_capture,
     resolve_response,
 )
-from adnet_cli.choices import HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
+from adnet_cli.choices import EV_SOURCE, HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
 from adnet_cli.io import check_output_path, unit_float, write_hdr_image, write_ldr_image
+from adnet_cli.metadata import OutputMetadata, camera_exif
 from adnet_cli.model import ADNet
 from adnet_cli.preprocess import GAMMA, Convention
 from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision
@@ -117,6 +123,34 @@ class Engine:
     options: MergeOptions = MergeOptions()
     weights: Path | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def software(self) -> str:
+        """What wrote the outputs: "adnet VERSION; weights NAME (sha256 HEX)"."""
+        if self.weights is None:
+            return f"adnet {__version__}; model in memory"
+        digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()
+        return f"adnet {__version__}; weights {self.weights.name} (sha256 {digest})"
+
+    def output_metadata(self, result: MergeResult, request: BracketRequest = BracketRequest()) -> OutputMetadata:
+        """What the merge's files record (:mod:`adnet_cli.metadata`): this engine, the bracket, and the
+        reference frame's capture settings and camera EXIF."""
+        bracket = result.bracket
+        capture = read_capture(bracket.reference)
+        frames = ", ".join(f"{p.name} {format_exposure(t) if bracket.source != EV_SOURCE else f'{t:g}x'}"
+                           for p, t in zip(bracket.paths, bracket.exposures))
+        seconds = bracket.source != EV_SOURCE
+        return OutputMetadata(
+            software=self.software,
+            comments=f"merged by adnet from {frames} (exposures from {bracket.source}); reference {bracket.reference.name}",
+            capture_time=capture.capture_time,
+            exposure_time=capture.exposure_time,
+            iso=capture.iso,
+            f_number=capture.f_number,
+            owner=capture.owner,
+            exposure=(request.scale or bracket.exposures[1]) if seconds else None,
+            exif=camera_exif(bracket.reference),
+        )
 
     def describe(self) -> str:
         """One line: weights, convention, device, precision and deformable-conv backend."""
@@ -271,12 +305,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *, float32: bool = False,
-                  overwrite: bool = False) -> None:
+                  overwrite: bool = False, metadata: OutputMetadata | None = None) -> None:
     """Write the HDR (``.exr`` half, or float with `float32`; ``.hdr``) and a mu-law preview; both
     files or neither: each is written to a temporary file, and both are renamed into place only when
-    both are complete, so a failure leaves any earlier result untouched."""
+    both are complete, so a failure leaves any earlier result untouched. metadata: what both record
+    (:meth:`Engine.output_metadata`); the preview gets its camera EXIF."""
     shown = None if preview is None else tonemap_preview(hdr)
     with all_or_nothing():
-        write_hdr_image(output, hdr, float32=float32, overwrite=overwrite)
+        write_hdr_image(output, hdr, float32=float32, overwrite=overwrite, metadata=metadata)
         if preview is not None:
-            write_ldr_image(preview, shown, overwrite=overwrite)
+            write_ldr_image(preview, shown, overwrite=overwrite, exif=metadata.exif if metadata else None)

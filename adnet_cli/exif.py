@@ -29,7 +29,7 @@ class ExifExposure:
         no time zone). DateTime (the last-modified time) is deliberately not used.
     orientation: the Orientation tag, 1-8 (1 = stored upright; applied by :func:`adnet_cli.io.read_ldr`).
     color_space: ColorSpace (1 = sRGB, 65535 = uncalibrated). make: the camera maker (Make), or "".
-    focal_length: FocalLength, mm.
+    focal_length: FocalLength, mm. owner: Copyright, else Artist, or "".
     """
 
     exposure_time: float | None
@@ -40,6 +40,7 @@ class ExifExposure:
     color_space: int | None = None
     make: str = ""
     focal_length: float | None = None
+    owner: str = ""
 
 
 def check_readable_file(path: Path) -> None:
@@ -171,4 +172,5 @@ def read_exif_exposure(path: Path) -> ExifExposure:
         color_space=int(_tag_float(tags, ("EXIF ColorSpace",)) or 0) or None,
         make=_tag_text(tags, ("Image Make",)),
         focal_length=_tag_float(tags, ("EXIF FocalLength", "Image FocalLength")),
+        owner=_tag_text(tags, ("Image Copyright", "Image Artist")),
     )

@@ -27,6 +27,7 @@ from adnet_cli.choices import HDR_SUFFIXES
 from adnet_cli.cvlog import codec_messages, quiet_opencv
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
+from adnet_cli.metadata import REC709_D65, OutputMetadata, exr_attributes, radiance_header, tag_jpeg, tag_png
 
 LDR_INPUT_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 LDR_OUTPUT_SUFFIXES_8BIT: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -308,8 +309,11 @@ def _sanitised(rgb: np.ndarray, max_value: float, dtype: type, bgr: bool = False
     return out
 
 
-def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[BinaryIO], None]:
-    """Writer that encodes ``image`` (OpenCV BGR layout) with ``cv2.imencode``.
+def _cv2_writer(
+    suffix: str, image: np.ndarray, params: list[int], finish: Callable[[bytes], bytes] = lambda data: data
+) -> Callable[[BinaryIO], None]:
+    """Writer that encodes ``image`` (OpenCV BGR layout) with ``cv2.imencode``, then ``finish``es the
+    bytes (header lines, tags).
 
     ``imencode`` returns ok=False on failure (it does not raise): that becomes RuntimeError,
     which the atomic writer turns into OutputError naming the file.
@@ -320,16 +324,16 @@ def _cv2_writer(suffix: str, image: np.ndarray, params: list[int]) -> Callable[[
             ok, buf = cv2.imencode(suffix, image, params)
         if not ok or buf is None:
             raise RuntimeError(f"OpenCV could not encode a {suffix} image")
-        fh.write(buf.tobytes())
+        fh.write(finish(buf.tobytes()))
 
     return write
 
 
-def _exr_writer(rgb: np.ndarray, float32: bool) -> Callable[[BinaryIO], None]:
-    """Writer for an OpenEXR scanline file, ZIP compression, one "RGB" group (R, G, B)."""
+def _exr_writer(rgb: np.ndarray, float32: bool, attributes: dict[str, object]) -> Callable[[BinaryIO], None]:
+    """Writer for an OpenEXR scanline file, ZIP compression, one "RGB" group (R, G, B), with `attributes`."""
     # The bindings ignore numpy strides: the array must be C-contiguous (it is) or it is scrambled.
     pixels = _sanitised(rgb, FLOAT32_MAX, np.float32) if float32 else _sanitised(rgb, HALF_MAX, np.float16)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header = {**attributes, "compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
 
     def write(fh: BinaryIO) -> None:
         OpenEXR.File(header, {"RGB": pixels}).write(fh)
@@ -338,7 +342,7 @@ def _exr_writer(rgb: np.ndarray, float32: bool) -> Callable[[BinaryIO], None]:
 
 
 def write_hdr_image(
-    path: Path, rgb: np.ndarray, *, float32: bool = False, overwrite: bool = False
+    path: Path, rgb: np.ndarray, *, float32: bool = False, overwrite: bool = False, metadata: OutputMetadata | None = None
 ) -> None:
     """Write linear RGB as .exr (OpenEXR) or .hdr (Radiance RGBE), chosen by extension.
 
@@ -347,22 +351,25 @@ def write_hdr_image(
     (65504 for half EXR, float32 max for float EXR, ~1.69e38 for RGBE).
     .exr: scanline, ZIP compression, half by default or float32 when ``float32``.
     .hdr: RLE RGBE via OpenCV (about 1% relative precision; ``float32`` is ignored).
+    metadata: recorded in the header (:mod:`adnet_cli.metadata`); EXR files always name their
+    primaries (sRGB / Rec. 709, D65).
     Raises OutputError (path checks, write failures) or ValueError (bad array).
     """
     path = Path(path)
     check_output_path(path, HDR_SUFFIXES, overwrite=overwrite)
     _check_rgb_array(rgb, "fiu")
     if path.suffix.lower() == ".exr":
-        writer = _exr_writer(rgb, float32)
+        writer = _exr_writer(rgb, float32, exr_attributes(metadata) if metadata else {"chromaticities": REC709_D65})
     else:
         bgr = _sanitised(rgb, RGBE_MAX, np.float32, bgr=True)
         params = [cv2.IMWRITE_HDR_COMPRESSION, cv2.IMWRITE_HDR_COMPRESSION_RLE]
-        writer = _cv2_writer(".hdr", bgr, params)
+        writer = _cv2_writer(".hdr", bgr, params, (lambda data: radiance_header(data, metadata)) if metadata else _same)
     write_atomically(path, writer)
 
 
-def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> None:
-    """Write an 8-bit or 16-bit RGB image.
+def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False, exif: bytes | None = None) -> None:
+    """Write an 8-bit or 16-bit RGB image, display-referred: PNGs carry an sRGB chunk; PNG and JPEG
+    carry `exif`, an EXIF block (:func:`adnet_cli.metadata.camera_exif`), when given.
 
     rgb: (H, W, 3) uint8 -> .png, .jpg/.jpeg (quality 95), .tif/.tiff;
          (H, W, 3) uint16 -> .png (16-bit PNG), .tif/.tiff.
@@ -384,4 +391,10 @@ def write_ldr_image(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> 
     check_output_path(path, suffixes, overwrite=overwrite)
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-    write_atomically(path, _cv2_writer(suffix, bgr, params))
+    finish = {".png": lambda data: tag_png(data, exif), ".jpg": lambda data: tag_jpeg(data, exif)}
+    finish[".jpeg"] = finish[".jpg"]
+    write_atomically(path, _cv2_writer(suffix, bgr, params, finish.get(suffix, _same)))
+
+
+def _same(data: bytes) -> bytes:
+    return data

@@ -135,4 +135,5 @@ def read_raw_exposure(path: Path) -> ExifExposure:
         color_space=exif.color_space,
         make=exif.make,
         focal_length=exif.focal_length,
+        owner=exif.owner,
     )

@@ -466,7 +466,7 @@ def test_failure_while_writing_keeps_old_file(
     path = tmp_path / "scene.exr"
     path.write_bytes(b"old")
 
-    def half_written(rgb: np.ndarray, float32: bool) -> object:
+    def half_written(rgb: np.ndarray, float32: bool, attributes: dict) -> object:
         def write(fh: object) -> None:
             fh.write(b"partial")  # type: ignore[attr-defined]
             raise RuntimeError("encoder exploded")

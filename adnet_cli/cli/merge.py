@@ -297,7 +297,8 @@ def _merge_single(
     start = time.perf_counter()
     with tile_progress("merging", quiet) as progress:  # each step's note as it happens, before the network's tiles
         result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
-    write_outputs(result.hdr, output, preview, float32=float32, overwrite=overwrite)
+    write_outputs(result.hdr, output, preview, float32=float32, overwrite=overwrite,
+                  metadata=ready.output_metadata(result, request))
     if not quiet:
         written = ", ".join(str(p) for p in (output, preview) if p is not None)
         console.print(f"wrote {written} in {time.perf_counter() - start:.1f} s", highlight=False)
