@@ -4,6 +4,7 @@ and the summary. Finding the groups and merging them is :mod:`adnet_cli.batch`'s
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,13 +12,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from adnet_cli.choices import EV_SOURCE, FRAMES
-from adnet_cli.cli.common import batch_progress, console, error, failure_line, note, results
+from adnet_cli.cli.common import batch_progress, console, emit_json, error, failure_line, note, results
 from adnet_cli.errors import OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.batch import BatchSettings, Job
     from adnet_cli.bracket import Bracket, BracketPlan
-    from adnet_cli.engine import BracketRequest, Engine
+    from adnet_cli.engine import BracketRequest, Engine, MergeResult
 
 
 def print_plan(jobs: Sequence[Job]) -> None:
@@ -94,18 +95,23 @@ def run_batch(
     dry_run: bool,
     quiet: bool,
     debug: bool,
+    json_report: str | None = None,
 ) -> None:
     """Plan the batch; print the plan (--dry-run), or show the grouping (:func:`group_line`) and merge
     every mergeable, not skipped group under one progress bar. A failing group is reported at the end
     and the others still run; exits 1 when any group failed."""
     from adnet_cli.batch import check_batch_output, merge_jobs, plan_batch
+    from adnet_cli.report import engine_record, job_record, merge_record
 
     check_batch_output(folder)
     jobs, file_notes = plan_batch(inputs, folder, settings, request)
     for line in [] if quiet else file_notes:
         note(line)
+    records = {job.number: job_record(job) for job in jobs}
     if dry_run:
-        print_plan(jobs)
+        if json_report != "-":  # stdout holds the JSON then
+            print_plan(jobs)
+        emit_json(json_report, {"command": "merge", "dry_run": True, "notes": file_notes, "groups": list(records.values())})
         if any(j.error for j in jobs):  # what would fail now fails the dry run too
             raise typer.Exit(1)
         return
@@ -117,6 +123,15 @@ def run_batch(
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create folder ({exc.strerror or exc})") from exc
         ready = engine()  # loads weights: a failure here stops the batch
+        started = [time.perf_counter()]
+
+        def done(job: Job, result: MergeResult | None, why: str | None) -> None:
+            if result is not None and why is None:
+                outputs = [p for p in (job.hdr, job.preview) if p is not None]
+                records[job.number]["merge"] = merge_record(result, outputs, time.perf_counter() - started[0])
+            records[job.number]["error"] = why or records[job.number]["error"]
+            started[0] = time.perf_counter()
+
         if not quiet:
             console.print(ready.describe(), markup=False)
         for job in [] if quiet else jobs:
@@ -129,12 +144,17 @@ def run_batch(
                 float32=float32,
                 overwrite=settings.overwrite,
                 noted=None if quiet else _print_note,
+                done=done,
                 read=None if quiet else _print_reading_notes,
                 reason=failure_line,
                 progress=progress,
                 tiles=tiles,
                 reraise=debug,
             )
+    if json_report is not None:
+        engine_part = {"engine": engine_record(ready)} if todo else {}
+        emit_json(json_report, {"command": "merge", "dry_run": False, **engine_part, "notes": file_notes,
+                                "groups": list(records.values())})
     _report(jobs, folder, failures, quiet)
     if failures:
         raise typer.Exit(1)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -22,6 +25,7 @@ from rich.text import Text
 from adnet_cli.errors import AdnetError, error_line, interruption
 
 # Markup off: every string printed holds user text (paths, scene names) in which [brackets] are literal.
+REPORT_SCHEMA = 1  # --json reports: bumped when a field changes meaning
 # soft_wrap: lines are never hard-wrapped at the terminal's (or a pipe's 80) columns.
 console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages and progress
 results = Console(highlight=False, markup=False, soft_wrap=True)  # what a command reports as its answer (stdout)
@@ -48,6 +52,35 @@ def reported_errors(debug: bool) -> Iterator[None]:
             raise
         error(failure_line(exc))
         raise typer.Exit(1) from None
+
+
+def check_json_target(target: str | None, inputs: Sequence[Path] = ()) -> None:
+    """Refuse a --json FILE that cannot be written or names an input, before any work."""
+    if target is None or target == "-":
+        return
+    from adnet_cli.errors import OutputError
+
+    path = Path(target)
+    if path.is_dir():
+        raise OutputError(f"--json {path}: is a folder; name a file (or - for stdout)")
+    if not path.parent.is_dir():
+        raise OutputError(f"--json {path}: folder {path.parent} does not exist")
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise OutputError(f"--json {path}: refusing to overwrite an input")
+
+
+def emit_json(target: str | None, record: dict) -> None:
+    """The report as JSON: to stdout for "-", else written atomically to the file (replacing it)."""
+    if target is None:
+        return
+    text = json.dumps({"schema": REPORT_SCHEMA, **record}, indent=2, allow_nan=True) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from adnet_cli.atomic import write_text
+
+    write_text(Path(target), text, overwrite=True)
 
 
 def failure_line(exc: BaseException) -> str:

@@ -10,8 +10,8 @@ import typer
 from rich.text import Text
 
 from adnet_cli import __version__
-from adnet_cli.cli.common import error, reported_errors, results
-from adnet_cli.cli.options import Debug, Device, Weights
+from adnet_cli.cli.common import check_json_target, emit_json, error, reported_errors, results
+from adnet_cli.cli.options import Debug, Device, JsonReport, Weights
 
 if TYPE_CHECKING:
     import torch
@@ -53,7 +53,7 @@ def _precision_row(target: torch.device) -> str:
     return f"{auto} (auto; native bf16: {'yes' if native_bf16() else 'no'}; {allocator})"
 
 
-def info(weights: Weights = None, device: Device = "auto", debug: Debug = False) -> None:
+def info(weights: Weights = None, device: Device = "auto", json_report: JsonReport = None, debug: Debug = False) -> None:
     """Show versions, the compute device, the deformable-conv backend and the weights in use.
 
     Exits 1 when those weights cannot be loaded.
@@ -75,8 +75,13 @@ def info(weights: Weights = None, device: Device = "auto", debug: Debug = False)
             ("weights", weights_row),
             ("default weights", str(default_weights_path())),
         ]
+        check_json_target(json_report)
+        if json_report is not None:
+            versions = {key: value for key, value in rows[:2 + len(_PACKAGES)]}
+            rest = {key.replace(" ", "_"): value for key, value in rows[2 + len(_PACKAGES):]}
+            emit_json(json_report, {"command": "info", "versions": versions, **rest, "weights_load": loads})
         width = max(len(key) for key, _ in rows)
-        for key, value in rows:
+        for key, value in [] if json_report == "-" else rows:
             results.print(Text.assemble((f"{key:<{width}}  ", "bold"), value), soft_wrap=True)
         if not loads:
             error(f"the weights cannot be loaded: {weights_row}")

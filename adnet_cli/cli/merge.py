@@ -17,7 +17,7 @@ import typer
 
 from adnet_cli.choices import DEFAULT_GAP, DEFAULT_TILE_PAD, FRAMES, HDR_SUFFIXES
 from adnet_cli.cli.batch import format_exposure, print_plan, run_batch
-from adnet_cli.cli.common import console, note, reported_errors, tile_progress
+from adnet_cli.cli.common import check_json_target, console, emit_json, note, reported_errors, tile_progress
 from adnet_cli.cli.options import (
     BF16,
     INPUTS,
@@ -32,6 +32,7 @@ from adnet_cli.cli.options import (
     Device,
     FormatChoice,
     Half,
+    JsonReport,
     Overwrite,
     Precision,
     PrecisionChoice,
@@ -156,6 +157,7 @@ def merge(
         bool, typer.Option("--float32", help="Write EXR as 32-bit float instead of half.", rich_help_panel=OUTPUTS)
     ] = False,
     overwrite: Overwrite = False,
+    json_report: JsonReport = None,
     weights: Weights = None,
     convention: Convention = ConventionChoice.auto,  # type: ignore[attr-defined]
     device: Device = "auto",
@@ -180,6 +182,7 @@ def merge(
         from adnet_cli.weights import trained_ratios
 
         inputs = expand_inputs(inputs)
+        check_json_target(json_report, inputs)
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
@@ -211,10 +214,11 @@ def merge(
                 not no_preview,
                 overwrite,
             )  # type: ignore[attr-defined]
-            run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug)
+            run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug,
+                      json_report=json_report)
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
-            _merge_single(inputs, output, preview, request, engine, float32, overwrite, dry_run, quiet)
+            _merge_single(inputs, output, preview, request, engine, float32, overwrite, dry_run, quiet, json_report)
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -272,16 +276,23 @@ def _merge_single(
     overwrite: bool,
     dry_run: bool,
     quiet: bool,
+    json_report: str | None,
 ) -> None:
     from adnet_cli.batch import Job
     from adnet_cli.engine import check_outputs, write_outputs
     from adnet_cli.grouping import read_shot
+    from adnet_cli.report import engine_record, merge_record, plan_record
 
     check_outputs(inputs, output, preview, overwrite=overwrite)
     plan = request.plan(inputs)
+    shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
+    times = {s.path: s.capture_time for s in shots}
+    outputs = [p for p in (output, preview) if p is not None]
+    bracket_record = {**plan_record(plan, times), "outputs": [str(p) for p in outputs]}
     if dry_run:
-        shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
-        print_plan([Job(1, shots, plan, output, preview)])
+        if json_report != "-":  # stdout holds the JSON then
+            print_plan([Job(1, shots, plan, output, preview)])
+        emit_json(json_report, {"command": "merge", "dry_run": True, "brackets": [bracket_record]})
         return
     ready = engine()
 
@@ -299,6 +310,8 @@ def _merge_single(
         result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
     write_outputs(result.hdr, output, preview, float32=float32, overwrite=overwrite,
                   metadata=ready.output_metadata(result, request))
+    bracket_record["merge"] = merge_record(result, outputs, time.perf_counter() - start)
+    emit_json(json_report, {"command": "merge", "dry_run": False, "engine": engine_record(ready), "brackets": [bracket_record]})
     if not quiet:
         written = ", ".join(str(p) for p in (output, preview) if p is not None)
         console.print(f"wrote {written} in {time.perf_counter() - start:.1f} s", highlight=False)

@@ -132,6 +132,11 @@ Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing output files (never an input).", rich_help_panel=OUTPUTS)
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+JsonReport = Annotated[
+    Optional[str],
+    typer.Option("--json", metavar="FILE|-", help="Also write a machine-readable report to FILE, or to stdout with -.",
+                 rich_help_panel=OUTPUTS),
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback when something fails.")]
 
 
