@@ -28,33 +28,30 @@ import numpy as np
 import torch
 
 from adnet_cli import __version__
-from adnet_cli.align import Alignment, align_frames, apply_motions, crop_box, crop_frames
 from adnet_cli.atomic import all_or_nothing
 from adnet_cli.bracket import (
     Bracket,
     BracketPlan,
     format_exposure,
-    network_frames,
     output_scale,
     plan_bracket,
     read_bracket,
     read_capture,
-    resolve_response,
 )
 from adnet_cli.choices import EV_SOURCE, HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
-from adnet_cli.io import check_output_path, unit_float, write_hdr_image, write_ldr_image
+from adnet_cli.io import check_output_path, write_hdr_image, write_ldr_image
 from adnet_cli.metadata import OutputMetadata, camera_exif
 from adnet_cli.model import ADNet
+from adnet_cli.prepare import Noted, prepare_frames
 from adnet_cli.preprocess import GAMMA, Convention
 from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision
 from adnet_cli.tonemap import preview as tonemap_preview
 from adnet_cli.weights import load_weights, ratios_from_metadata
 
 Exposures = str | Sequence[float] | None
-Noted = Callable[[str], None]  # hears one line per preparation step, as it is done
 
 
 @dataclass(frozen=True)
@@ -174,7 +171,7 @@ class Engine:
         """Merge a read bracket: response mapping, alignment (and crop), the network, the scale.
         `noted(line)` hears each preparation step's line as it is done (also in the result's notes)."""
         factor = np.float32(output_scale(bracket, request.scale))
-        frames, said = self._network_input(bracket, request, noted or (lambda line: None))
+        frames, said = prepare_frames(bracket, request, GAMMA[self.convention], noted or (lambda line: None))
         hdr = self.merge_arrays(frames, bracket.exposures, progress)
         release_freed_memory()  # the window buffers, before the result is written in other sizes
         _check_output(hdr, self.weights, self.options.dtype)
@@ -199,52 +196,6 @@ class Engine:
         if request.ratios is None:
             request = replace(request, ratios=ratios_from_metadata(dict(self.metadata)))
         return self.merge_plan(request.plan(paths), request, progress, noted=noted)
-
-    def _network_input(self, bracket: Bracket, request: BracketRequest,
-                       noted: Noted = lambda line: None) -> tuple[np.ndarray, list[str]]:
-        """The frames in the network's convention (the response curve, then --align and --crop) and
-        a line for each step. Calibration needs the frames registered: it then follows --align, which
-        runs on a provisional sRGB mapping, and the motions found are applied to the calibrated frames."""
-        gamma = GAMMA[self.convention]
-        response, why = resolve_response(bracket, request.response)
-        calibrate_first = response == "calibrate" and request.align and not bracket.linear
-        frames, how = network_frames(bracket, "srgb" if calibrate_first else response, gamma)
-        if why:
-            how = f"{how or f'response: plain gamma {gamma:g}, frames as decoded'} (auto: {why})"
-        said: list[str] = []
-
-        def say(line: str) -> None:
-            said.append(line)
-            noted(line)
-
-        if how and not calibrate_first:
-            say(how)
-        if not request.align:
-            return frames, said
-        aligned = align_frames(unit_float(frames), bracket.exposures, 1, gamma=gamma)
-        for motion in (m for m in aligned.motions if m.model != "reference"):
-            name = bracket.paths[motion.index].name
-            say(f"{name}: {motion.summary()}" if motion.model == "none" else f"aligned {name}: {motion.summary()}")
-        if calibrate_first:
-            aligned, how = _calibrated(bracket, aligned, gamma)
-            say(how)
-        if not request.crop:
-            return aligned.frames, said
-        cropped, _, how = crop_frames(aligned)
-        say(how)
-        return cropped, said
-
-
-def _calibrated(bracket: Bracket, aligned: Alignment, gamma: float) -> tuple[Alignment, str]:
-    """The bracket calibrated on its registered frames (what every frame covers), re-aligned with the
-    motions found in `aligned`, and the response line."""
-    decoded = unit_float(bracket.frames)
-    registered = apply_motions(decoded, aligned.motions, bracket.exposures, 1)  # gamma: only the fill
-    y0, y1, x0, x1 = crop_box(aligned.valid)
-    common = registered.frames[:, y0:y1, x0:x1] if y1 - y0 >= 16 and x1 - x0 >= 16 else registered.frames
-    frames, how = network_frames(bracket, "calibrate", gamma, curve_frames=common)
-    return apply_motions(unit_float(frames), aligned.motions, bracket.exposures, 1, gamma), f"{how} (after --align)"
-
 
 def _check_output(hdr: np.ndarray, weights: Path | None, dtype: torch.dtype) -> None:
     """Refuse to hand on a merge that is not finite (never a file of zeros)."""

@@ -13,7 +13,8 @@ import pytest
 from shots import START, srgb_encode, write_jpeg, write_tiff16
 
 from adnet_cli.bracket import plan_bracket, read_bracket, resolve_response
-from adnet_cli.engine import BracketRequest, create_engine
+from adnet_cli.engine import BracketRequest
+from adnet_cli.prepare import prepare_frames
 
 TIMES = (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
 
@@ -57,34 +58,32 @@ def test_auto_response_takes_16_bit_files_as_plain_gamma(tmp_path):
     assert resolve_response(read_bracket(plan_bracket(paths)), "auto") == ("gamma", "16-bit frames")
 
 
-def test_auto_gives_the_network_what_srgb_gives_and_says_so(tmp_path, random_checkpoint):
-    engine = create_engine(random_checkpoint, device="cpu")
+def test_auto_gives_the_network_what_srgb_gives_and_says_so(tmp_path):
     bracket = read_bracket(plan_bracket(camera_jpegs(tmp_path, make="Canon")))
-    auto, said = engine._network_input(bracket, BracketRequest())
-    srgb, _ = engine._network_input(bracket, BracketRequest(response="srgb"))
+    auto, said = prepare_frames(bracket, BracketRequest(), 2.2)
+    srgb, _ = prepare_frames(bracket, BracketRequest(response="srgb"), 2.2)
     np.testing.assert_array_equal(auto, srgb)
     assert said == ["response: sRGB curve inverted, re-encoded with gamma 2.2 (auto: 8-bit frames from a Canon camera)"]
 
 
-def _reference_error(engine, paths: list[Path], truth: np.ndarray, align: bool) -> float:
+def _reference_error(paths: list[Path], truth: np.ndarray, align: bool) -> float:
     """Mean |network input of the reference frame - the true sRGB-inverted one| under calibration."""
     bracket = read_bracket(plan_bracket(paths))
-    frames, _ = engine._network_input(bracket, BracketRequest(response="calibrate", align=align))
+    frames, _ = prepare_frames(bracket, BracketRequest(response="calibrate", align=align), 2.2)
     return float(np.abs(frames[1] - truth).mean())
 
 
-def test_calibration_runs_on_aligned_frames(tmp_path, random_checkpoint):
+def test_calibration_runs_on_aligned_frames(tmp_path):
     """Hand-held: frames 12 px apart. Debevec's calibration assumes each pixel sees one radiance in every
     frame; run after --align, the curve it finds is the one the static bracket gives."""
-    engine = create_engine(random_checkpoint, device="cpu")
     (tmp_path / "held").mkdir()
     (tmp_path / "still").mkdir()
     held, still = camera_jpegs(tmp_path / "held", (-12, 0, 12)), camera_jpegs(tmp_path / "still")
-    still_frames, _ = engine._network_input(read_bracket(plan_bracket(still)), BracketRequest(response="calibrate"))
+    still_frames, _ = prepare_frames(read_bracket(plan_bracket(still)), BracketRequest(response="calibrate"), 2.2)
     truth = still_frames[1]  # the reference frame never moves: only the curve changes it
-    after, before = _reference_error(engine, held, truth, True), _reference_error(engine, held, truth, False)
+    after, before = _reference_error(held, truth, True), _reference_error(held, truth, False)
     assert after < 0.5 * before, (after, before)
-    _, said = engine._network_input(read_bracket(plan_bracket(held)), BracketRequest(response="calibrate", align=True))
+    _, said = prepare_frames(read_bracket(plan_bracket(held)), BracketRequest(response="calibrate", align=True), 2.2)
     assert said[0].startswith("aligned IMG_0.jpg: translation, shift (-12.0") and said[-1].endswith("(after --align)")
 
 
