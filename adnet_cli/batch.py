@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adnet_cli.bracket import Bracket, BracketPlan
 from adnet_cli.choices import FRAMES, HDR_SUFFIXES, PREVIEW_SUFFIXES
-from adnet_cli.engine import BracketRequest, Engine, MergeResult, write_outputs
+from adnet_cli.engine import BracketRequest, MergeResult, Merges, write_outputs
 from adnet_cli.errors import AdnetError, InputError, OutputError, error_line
 from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, pause_before, prefer_raw, read_shot
 from adnet_cli.inference import Progress
@@ -141,7 +141,7 @@ def _failed(job: Job, reason: str) -> Job:
 
 def merge_jobs(
     jobs: Sequence[Job],
-    engine: Engine,
+    engine: Merges,
     request: BracketRequest,
     *,
     float32: bool = False,
@@ -153,10 +153,12 @@ def merge_jobs(
     reason: Callable[[BaseException], str] = error_line,
     tiles: Progress | None = None,
     noted: Callable[[Job, str], None] | None = None,
+    tonemap: str = "mu",
 ) -> list[tuple[Job, str]]:
     """Merge and write every job that has neither an error nor an existing output, in order; a
     failing group is recorded (job, one-line `reason` of its exception) and the others still run.
-    progress(done_groups, groups); tiles(done, total): the current group's network tiles.
+    progress(done_groups, groups); tiles(done, total): the current group's network tiles. tonemap:
+    the previews' operator (:func:`adnet_cli.engine.write_outputs`).
     `read(job, bracket)` is called once a group's frames are read, before its merge; `noted(job,
     line)` with each preparation step as it is done. `reraise`: let unexpected exceptions (bugs,
     not AdnetError) through instead, for --debug."""
@@ -171,7 +173,7 @@ def merge_jobs(
         try:
             result = engine.merge_plan(job.plan, request, tiles, read=hook, noted=say)  # type: ignore[arg-type]
             write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite,  # type: ignore[arg-type]
-                          metadata=engine.output_metadata(result, request))
+                          metadata=engine.output_metadata(result, request), tonemap=tonemap, display=result.display)
         except AdnetError as exc:
             why = reason(exc)
         except Exception as exc:  # a bug or an environment problem: the other groups still run

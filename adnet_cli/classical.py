@@ -14,6 +14,18 @@ import numpy as np
 from adnet_cli.choices import CLASSICAL_METHODS as METHODS
 
 
+def mertens_fusion(frames: np.ndarray) -> np.ndarray:
+    """OpenCV's exposure fusion (Mertens, Kautz & Van Reeth 2007) with its default weights: a display
+    image made of the best-exposed parts of each frame, with no radiance and no exposure times.
+
+    frames: (N, H, W, 3) float32 RGB in [0, 1] as displayed (quantised to 8 bits for OpenCV).
+    Returns (H, W, 3) float32 RGB in [0, 1].
+    """
+    images = [np.ascontiguousarray(np.round(np.clip(f, 0, 1) * 255).astype(np.uint8)[..., ::-1]) for f in frames]
+    fused = cv2.createMergeMertens().process(images)
+    return np.clip(np.ascontiguousarray(fused[..., ::-1]), 0.0, 1.0).astype(np.float32)
+
+
 def gamma_response(gamma: float) -> np.ndarray:
     """OpenCV camera response for ldr = signal**(1/gamma): (256, 1, 3) float32, code -> linear signal.
 

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import abc
 import functools
 import hashlib
 import os
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -38,17 +40,20 @@ from adnet_cli.bracket import (
     read_bracket,
     read_capture,
 )
-from adnet_cli.choices import EV_SOURCE, HDR_SUFFIXES, PREVIEW_SUFFIXES, TYPICAL_RATIOS
+from adnet_cli.choices import EV_SOURCE, FUSION, HDR_SUFFIXES, MERGE_METHODS, PREVIEW_SUFFIXES, TYPICAL_RATIOS
+from adnet_cli.classical import classical_merge, mertens_fusion
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.inference import merge as run_network
-from adnet_cli.io import check_output_path, write_hdr_image, write_ldr_image
+from adnet_cli.io import check_output_path, unit_float, write_hdr_image, write_ldr_image
 from adnet_cli.metadata import OutputMetadata, camera_exif
 from adnet_cli.model import ADNet
 from adnet_cli.prepare import Noted, prepare_frames
 from adnet_cli.preprocess import GAMMA, Convention
 from adnet_cli.runtime import precision_label, release_freed_memory, resolve_device, resolve_precision
 from adnet_cli.tonemap import preview as tonemap_preview
+from adnet_cli.tonemap import quantise
+from adnet_cli.tonemap import tonemap as tonemap_image
 from adnet_cli.weights import load_weights, ratios_from_metadata
 
 Exposures = str | Sequence[float] | None
@@ -107,27 +112,38 @@ class MergeResult:
     hdr: np.ndarray
     bracket: Bracket
     notes: tuple[str, ...]
+    display: bool = False  # hdr holds a display image in [0, 1] (an exposure fusion), not radiance
 
 
-@dataclass(frozen=True)
-class Engine:
-    """A network ready to merge and how to run it. `options.dtype` is the compute dtype, already
-    resolved for `device`; `weights` is the checkpoint file (None for a model in training)."""
+class Merges(abc.ABC):
+    """What every merger offers on top of its ``merge_bracket``: planning and reading files, and the
+    metadata of the outputs. Subclasses also give ``software`` and ``trained_ratios``."""
 
-    model: ADNet
-    convention: Convention
-    device: torch.device
-    options: MergeOptions = MergeOptions()
-    weights: Path | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    software: str
+    trained_ratios: tuple[float, float]
 
-    @functools.cached_property
-    def software(self) -> str:
-        """What wrote the outputs: "adnet VERSION; weights NAME (sha256 HEX)"."""
-        if self.weights is None:
-            return f"adnet {__version__}; model in memory"
-        digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()
-        return f"adnet {__version__}; weights {self.weights.name} (sha256 {digest})"
+    @abc.abstractmethod
+    def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
+                      progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
+        """Merge a read bracket (its frames prepared as `request` says); progress(done, total) and
+        noted(line) as they happen."""
+
+    def merge_plan(self, plan: BracketPlan, request: BracketRequest = BracketRequest(), progress: Progress | None = None,
+                   read: Callable[[Bracket], None] | None = None, noted: Noted | None = None) -> MergeResult:
+        """Read the planned bracket's three frames and merge them; `read` is called with the bracket
+        once its frames are read, before the network runs (its notes say what reading assumed);
+        `noted` as for :meth:`merge_bracket`."""
+        bracket = read_bracket(plan)
+        if read:
+            read(bracket)
+        return self.merge_bracket(bracket, request, progress, noted)
+
+    def merge_files(self, paths: Sequence[str | os.PathLike], request: BracketRequest = BracketRequest(),
+                    progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
+        """Plan, read and merge a bracket of 3 or more image files (PNG, TIFF, JPEG or camera RAW)."""
+        if request.ratios is None:
+            request = replace(request, ratios=self.trained_ratios)
+        return self.merge_plan(request.plan(paths), request, progress, noted=noted)
 
     def output_metadata(self, result: MergeResult, request: BracketRequest = BracketRequest()) -> OutputMetadata:
         """What the merge's files record (:mod:`adnet_cli.metadata`): this engine, the bracket, and the
@@ -148,6 +164,32 @@ class Engine:
             exposure=(request.scale or bracket.exposures[1]) if seconds else None,
             exif=camera_exif(bracket.reference),
         )
+
+
+@dataclass(frozen=True)
+class Engine(Merges):
+    """A network ready to merge and how to run it. `options.dtype` is the compute dtype, already
+    resolved for `device`; `weights` is the checkpoint file (None for a model in training)."""
+
+    model: ADNet
+    convention: Convention
+    device: torch.device
+    options: MergeOptions = MergeOptions()
+    weights: Path | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def software(self) -> str:
+        """What wrote the outputs: "adnet VERSION; weights NAME (sha256 HEX)"."""
+        if self.weights is None:
+            return f"adnet {__version__}; model in memory"
+        digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()
+        return f"adnet {__version__}; weights {self.weights.name} (sha256 {digest})"
+
+    @property
+    def trained_ratios(self) -> tuple[float, float]:
+        """The steps between neighbouring frames the weights were trained on (their metadata)."""
+        return ratios_from_metadata(dict(self.metadata))
 
     def describe(self) -> str:
         """One line: weights, convention, device, precision and deformable-conv backend."""
@@ -180,22 +222,43 @@ class Engine:
             raise InputError(f"--scale: a factor of {float(factor):.3g} takes the result outside float32's range")
         return MergeResult(scaled, bracket, tuple(said))
 
-    def merge_plan(self, plan: BracketPlan, request: BracketRequest = BracketRequest(), progress: Progress | None = None,
-                   read: Callable[[Bracket], None] | None = None, noted: Noted | None = None) -> MergeResult:
-        """Read the planned bracket's three frames and merge them; `read` is called with the bracket
-        once its frames are read, before the network runs (its notes say what reading assumed);
-        `noted` as for :meth:`merge_bracket`."""
-        bracket = read_bracket(plan)
-        if read:
-            read(bracket)
-        return self.merge_bracket(bracket, request, progress, noted)
+@dataclass(frozen=True)
+class ClassicalMerger(Merges):
+    """A parameter-free merge through the same planning, preparation and outputs as the network:
+    OpenCV's Debevec or Robertson, the reference frame alone ("medium"), or Mertens' exposure fusion,
+    whose result is a display image (``MergeResult.display``). The frames are prepared in `convention`'s
+    plain gamma, the response these merges assume."""
 
-    def merge_files(self, paths: Sequence[str | os.PathLike], request: BracketRequest = BracketRequest(),
-                    progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
-        """Plan, read and merge a bracket of 3 or more image files (PNG, TIFF, JPEG or camera RAW)."""
-        if request.ratios is None:
-            request = replace(request, ratios=ratios_from_metadata(dict(self.metadata)))
-        return self.merge_plan(request.plan(paths), request, progress, noted=noted)
+    method: str
+    convention: Convention = "kalantari"
+    trained_ratios: tuple[float, float] = TYPICAL_RATIOS
+
+    def __post_init__(self) -> None:
+        if self.method not in MERGE_METHODS[1:]:
+            raise InputError(f"unknown merge method {self.method!r}; expected one of {', '.join(MERGE_METHODS)}")
+
+    @property
+    def software(self) -> str:
+        return f"adnet {__version__}; OpenCV {cv2.__version__} {self.method} (no network)"
+
+    def describe(self) -> str:
+        return f"classical merge: {self.method} (OpenCV {cv2.__version__}), no network"
+
+    def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
+                      progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
+        """As :meth:`Engine.merge_bracket`, with the classical merge in the network's place."""
+        frames, said = prepare_frames(bracket, request, GAMMA[self.convention], noted or (lambda line: None))
+        if progress:
+            progress(0, 1)
+        if self.method == FUSION:
+            result = MergeResult(mertens_fusion(unit_float(frames)), bracket, tuple(said), display=True)
+        else:
+            hdr = classical_merge(unit_float(frames), bracket.exposures, self.method, GAMMA[self.convention])
+            result = MergeResult(hdr * np.float32(output_scale(bracket, request.scale)), bracket, tuple(said))
+        if progress:
+            progress(1, 1)
+        return result
+
 
 def _check_output(hdr: np.ndarray, weights: Path | None, dtype: torch.dtype) -> None:
     """Refuse to hand on a merge that is not finite (never a file of zeros)."""
@@ -229,13 +292,17 @@ def create_engine(
     return Engine(loaded.model.to(target), loaded.convention, target, options, loaded.path, loaded.metadata)
 
 
-def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *, overwrite: bool) -> None:
+def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *, overwrite: bool,
+                  display: bool = False) -> None:
     """Refuse outputs that would replace an input (whatever --overwrite says), name each other, or
-    have the wrong type; an existing output needs `overwrite`."""
+    have the wrong type (`display`: the output is a display image, .png/.jpg); an existing output
+    needs `overwrite`."""
     for path in (p for p in (output, preview) if p is not None):
         if any(_same_file(path, frame) for frame in inputs):
             raise OutputError(f"refusing to overwrite input frame {path}")
-    check_output_path(output, HDR_SUFFIXES, overwrite=overwrite)
+    if display and preview is not None:
+        raise OutputError("--preview: an exposure fusion is one display image, written to -o (.png or .jpg)")
+    check_output_path(output, PREVIEW_SUFFIXES if display else HDR_SUFFIXES, overwrite=overwrite)
     if preview is not None:
         check_output_path(preview, PREVIEW_SUFFIXES, overwrite=overwrite)
         if _same_file(preview, output):
@@ -256,13 +323,21 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *, float32: bool = False,
-                  overwrite: bool = False, metadata: OutputMetadata | None = None) -> None:
-    """Write the HDR (``.exr`` half, or float with `float32`; ``.hdr``) and a mu-law preview; both
-    files or neither: each is written to a temporary file, and both are renamed into place only when
-    both are complete, so a failure leaves any earlier result untouched. metadata: what both record
-    (:meth:`Engine.output_metadata`); the preview gets its camera EXIF."""
-    shown = None if preview is None else tonemap_preview(hdr)
+                  overwrite: bool = False, metadata: OutputMetadata | None = None, tonemap: str = "mu",
+                  display: bool = False) -> None:
+    """Write the HDR (``.exr`` half, or float with `float32`; ``.hdr``) and a preview tonemapped with
+    `tonemap` (:data:`adnet_cli.choices.TONEMAP_OPERATORS`; mu: the mu-law preview); both files or
+    neither: each is written to a temporary file, and both are renamed into place only when both are
+    complete, so a failure leaves any earlier result untouched. metadata: what both record
+    (:meth:`Engine.output_metadata`); the preview gets its camera EXIF. display: `hdr` is a display
+    image in [0, 1] (``MergeResult.display``), written to `output` (.png/.jpg) alone."""
+    exif = metadata.exif if metadata else None
+    if display:
+        check_output_path(output, PREVIEW_SUFFIXES, overwrite=overwrite)
+        write_ldr_image(output, quantise(hdr), overwrite=overwrite, exif=exif)
+        return
+    shown = None if preview is None else tonemap_preview(hdr) if tonemap == "mu" else quantise(tonemap_image(hdr, tonemap)[0])
     with all_or_nothing():
         write_hdr_image(output, hdr, float32=float32, overwrite=overwrite, metadata=metadata)
         if preview is not None:
-            write_ldr_image(preview, shown, overwrite=overwrite, exif=metadata.exif if metadata else None)
+            write_ldr_image(preview, shown, overwrite=overwrite, exif=exif)

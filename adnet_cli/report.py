@@ -14,7 +14,7 @@ from pathlib import Path
 from adnet_cli.batch import Job
 from adnet_cli.bracket import BracketPlan
 from adnet_cli.choices import EV_SOURCE
-from adnet_cli.engine import Engine, MergeResult
+from adnet_cli.engine import ClassicalMerger, Engine, MergeResult, Merges
 from adnet_cli.runtime import precision_label
 
 ROLES = ("short", "reference", "long")
@@ -55,10 +55,15 @@ def job_record(job: Job) -> dict[str, object]:
     }
 
 
-def engine_record(engine: Engine) -> dict[str, object]:
-    """What merges: the weights (file, sha256 as the outputs record it), device, precision, backend."""
+def engine_record(engine: Merges) -> dict[str, object]:
+    """What merges: the method; for the network its weights (file, sha256 as the outputs record it),
+    device, precision and backend."""
+    if isinstance(engine, ClassicalMerger):
+        return {"software": engine.software, "method": engine.method}
+    assert isinstance(engine, Engine)
     return {
         "software": engine.software,
+        "method": "adnet",
         "weights": _path(engine.weights),
         "convention": engine.convention,
         "device": str(engine.device),

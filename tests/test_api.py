@@ -78,7 +78,7 @@ def test_choice_enums_are_the_library_tuples():
     assert values(options.PrecisionChoice) == choices.PRECISIONS
     assert values(options.BackendChoice) == ("auto", *BACKENDS)
     assert values(options.ResponseChoice) == RESPONSES
-    assert values(options.MethodChoice) == ("adnet", *METHODS)
+    assert values(options.MethodChoice) == ("adnet", *METHODS, "mertens") == choices.MERGE_METHODS
     assert values(options.LayoutChoice) == ("auto", *LAYOUTS) and tuple(LAYOUT_TABLE) == LAYOUTS
     assert values(options.OperatorChoice) == OPERATORS
 

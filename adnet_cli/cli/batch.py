@@ -18,7 +18,7 @@ from adnet_cli.errors import OutputError
 if TYPE_CHECKING:
     from adnet_cli.batch import BatchSettings, Job
     from adnet_cli.bracket import Bracket, BracketPlan
-    from adnet_cli.engine import BracketRequest, Engine, MergeResult
+    from adnet_cli.engine import BracketRequest, MergeResult, Merges
 
 
 def print_plan(jobs: Sequence[Job]) -> None:
@@ -89,13 +89,14 @@ def run_batch(
     folder: Path,
     settings: BatchSettings,
     request: BracketRequest,
-    engine: Callable[[], Engine],
+    engine: Callable[[], Merges],
     *,
     float32: bool,
     dry_run: bool,
     quiet: bool,
     debug: bool,
     json_report: str | None = None,
+    tonemap: str = "mu",
 ) -> None:
     """Plan the batch; print the plan (--dry-run), or show the grouping (:func:`group_line`) and merge
     every mergeable, not skipped group under one progress bar. A failing group is reported at the end
@@ -149,6 +150,7 @@ def run_batch(
                 reason=failure_line,
                 progress=progress,
                 tiles=tiles,
+                tonemap=tonemap,
                 reraise=debug,
             )
     if json_report is not None:

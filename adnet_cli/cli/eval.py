@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from adnet_cli.choices import DEFAULT_TILE_PAD
+from adnet_cli.choices import DEFAULT_TILE_PAD, FUSION
 from adnet_cli.cli.common import console, reported_errors, results, tile_progress
 from adnet_cli.cli.options import (
     TTA,
@@ -32,6 +32,7 @@ from adnet_cli.cli.options import (
     convention_name,
     precision_name,
 )
+from adnet_cli.errors import InputError
 
 if TYPE_CHECKING:
     from adnet_cli.evaluate import Merger, Result
@@ -42,7 +43,7 @@ def eval_command(
     method: Annotated[
         Optional[list[MethodChoice]],
         typer.Option(  # type: ignore[valid-type]
-            help="adnet, debevec, robertson, medium; repeat for several."
+            help="adnet, debevec, robertson, medium; repeat for several (mertens, a display image, has no score)."
         ),
     ] = None,
     layout: Annotated[LayoutChoice, typer.Option(help="Dataset layout; auto detects it.")] = LayoutChoice.auto,  # type: ignore[attr-defined,valid-type]
@@ -83,6 +84,9 @@ def eval_command(
         rank, world, local_rank = init_distributed()
         try:
             methods = [m.value for m in (method or [MethodChoice.adnet])]  # type: ignore[attr-defined]
+            if FUSION in methods:
+                raise InputError(f"--method {FUSION}: an exposure fusion is a display image with no radiance, so it has no "
+                                 "score against HDR ground truth; see it beside the others with merge --method mertens")
             agree_or_raise(lambda: check_report_outputs(json_path, csv_path, save_dir, overwrite))
             layout_name = detect_layout(dataset) if layout.value == "auto" else layout.value
             refs = find_scenes(dataset, layout_name)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from adnet_cli.choices import DEFAULT_GAP, DEFAULT_TILE_PAD, FRAMES, HDR_SUFFIXES
+from adnet_cli.choices import DEFAULT_GAP, DEFAULT_TILE_PAD, FRAMES, FUSION, HDR_SUFFIXES, TYPICAL_RATIOS
 from adnet_cli.cli.batch import format_exposure, print_plan, run_batch
 from adnet_cli.cli.common import check_json_target, console, emit_json, note, reported_errors, tile_progress
 from adnet_cli.cli.options import (
@@ -33,6 +34,8 @@ from adnet_cli.cli.options import (
     FormatChoice,
     Half,
     JsonReport,
+    MethodChoice,
+    OperatorChoice,
     Overwrite,
     Precision,
     PrecisionChoice,
@@ -48,7 +51,7 @@ from adnet_cli.errors import InputError, OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.bracket import Bracket
-    from adnet_cli.engine import BracketRequest, Engine
+    from adnet_cli.engine import BracketRequest, Merges
 
 
 EXAMPLES = """\
@@ -156,6 +159,18 @@ def merge(
     float32: Annotated[
         bool, typer.Option("--float32", help="Write EXR as 32-bit float instead of half.", rich_help_panel=OUTPUTS)
     ] = False,
+    tonemap: Annotated[
+        OperatorChoice,
+        typer.Option(help="The preview's tonemapping (as adnet tonemap --operator).", rich_help_panel=OUTPUTS),
+    ] = OperatorChoice.mu,  # type: ignore[attr-defined]
+    method: Annotated[
+        MethodChoice,
+        typer.Option(  # type: ignore[valid-type]
+            help="adnet (the network), or a classical merge to compare: debevec, robertson, medium (the reference "
+            "alone), mertens (exposure fusion: a display image, -o .png/.jpg).",
+            rich_help_panel=WORKFLOW,
+        ),
+    ] = MethodChoice.adnet,  # type: ignore[attr-defined]
     overwrite: Overwrite = False,
     json_report: JsonReport = None,
     weights: Weights = None,
@@ -177,8 +192,9 @@ def merge(
     grouped into brackets by capture time and exposure pattern, one OUT/<reference>.exr per bracket.
     """
     with reported_errors(debug):
+        from adnet_cli.batch import PREVIEW_SUFFIX
         from adnet_cli.bracket import parse_frame_indices, parse_scale
-        from adnet_cli.engine import BracketRequest, create_engine
+        from adnet_cli.engine import BracketRequest, ClassicalMerger, create_engine
         from adnet_cli.weights import trained_ratios
 
         inputs = expand_inputs(inputs)
@@ -186,11 +202,17 @@ def merge(
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
+        network = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),
-                                 trained_ratios(weights))
+                                 trained_ratios(weights) if network else TYPICAL_RATIOS)
         compute = precision_name(precision, half, bf16)
+        fusion = method.value == FUSION
+        if fusion and tonemap.value != "mu":
+            raise InputError("--tonemap: mertens writes a display image already; there is no HDR to tonemap")
 
-        def engine() -> Engine:
+        def engine() -> Merges:
+            if not network:
+                return ClassicalMerger(method.value)
             return create_engine(
                 weights,
                 device=device,
@@ -207,18 +229,21 @@ def merge(
                 raise InputError("--preview names one file; batch mode writes OUT/<reference>.png (--no-preview: none)")
             from adnet_cli.batch import BatchSettings
 
+            if fusion and fmt is not None:
+                raise InputError("--format: mertens writes OUT/<reference>.png, a display image")
             settings = BatchSettings(
                 DEFAULT_GAP if gap is None else gap,
                 group_size,
-                f".{(fmt or FormatChoice.exr).value}",
-                not no_preview,
+                PREVIEW_SUFFIX if fusion else f".{(fmt or FormatChoice.exr).value}",
+                not no_preview and not fusion,
                 overwrite,
             )  # type: ignore[attr-defined]
             run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug,
-                      json_report=json_report)
+                      json_report=json_report, tonemap=tonemap.value)
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
-            _merge_single(inputs, output, preview, request, engine, float32, overwrite, dry_run, quiet, json_report)
+            outputs = Outputs(output, preview, float32, overwrite, tonemap.value, fusion)
+            _merge_single(inputs, outputs, request, engine, dry_run, quiet, json_report)
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -266,14 +291,23 @@ def _refuse_batch_options(
         raise OutputError(f"{output}: the extension does not match --format {fmt.value}")
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What a single-bracket merge writes: the HDR (or, for a fusion, the display image) and preview."""
+
+    output: Path
+    preview: Path | None
+    float32: bool
+    overwrite: bool
+    tonemap: str  # the preview's operator
+    display: bool  # an exposure fusion: `output` is a .png/.jpg display image, no preview
+
+
 def _merge_single(
     inputs: list[Path],
-    output: Path,
-    preview: Path | None,
+    out: Outputs,
     request: BracketRequest,
-    engine: Callable[[], Engine],
-    float32: bool,
-    overwrite: bool,
+    engine: Callable[[], Merges],
     dry_run: bool,
     quiet: bool,
     json_report: str | None,
@@ -283,7 +317,8 @@ def _merge_single(
     from adnet_cli.grouping import read_shot
     from adnet_cli.report import engine_record, merge_record, plan_record
 
-    check_outputs(inputs, output, preview, overwrite=overwrite)
+    output, preview = out.output, out.preview
+    check_outputs(inputs, output, preview, overwrite=out.overwrite, display=out.display)
     plan = request.plan(inputs)
     shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
     times = {s.path: s.capture_time for s in shots}
@@ -308,8 +343,8 @@ def _merge_single(
     start = time.perf_counter()
     with tile_progress("merging", quiet) as progress:  # each step's note as it happens, before the network's tiles
         result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
-    write_outputs(result.hdr, output, preview, float32=float32, overwrite=overwrite,
-                  metadata=ready.output_metadata(result, request))
+    write_outputs(result.hdr, output, preview, float32=out.float32, overwrite=out.overwrite,
+                  metadata=ready.output_metadata(result, request), tonemap=out.tonemap, display=result.display)
     bracket_record["merge"] = merge_record(result, outputs, time.perf_counter() - start)
     emit_json(json_report, {"command": "merge", "dry_run": False, "engine": engine_record(ready), "brackets": [bracket_record]})
     if not quiet:

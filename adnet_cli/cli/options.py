@@ -22,11 +22,11 @@ except ImportError:  # pragma: no cover
 from adnet_cli.choices import (
     BASES,
     CAMERAS,
-    CLASSICAL_METHODS,
     CONVENTIONS,
     DEFORM_BACKENDS,
     HDR_FORMATS,
     LAYOUTS,
+    MERGE_METHODS,
     PRECISIONS,
     PREVIEW_FORMATS,
     RESPONSES,
@@ -46,7 +46,7 @@ BackendChoice = choice("BackendChoice", ("auto", *DEFORM_BACKENDS))
 ResponseChoice = choice("ResponseChoice", RESPONSES)
 FormatChoice = choice("FormatChoice", HDR_FORMATS)
 PreviewFormatChoice = choice("PreviewFormatChoice", PREVIEW_FORMATS)
-MethodChoice = choice("MethodChoice", ("adnet", *CLASSICAL_METHODS))
+MethodChoice = choice("MethodChoice", MERGE_METHODS)  # eval refuses the fusion, saying why
 LayoutChoice = choice("LayoutChoice", ("auto", *LAYOUTS))
 OperatorChoice = choice("OperatorChoice", TONEMAP_OPERATORS)
 BaseChoice = choice("BaseChoice", BASES)
