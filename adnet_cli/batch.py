@@ -154,11 +154,12 @@ def merge_jobs(
     tiles: Progress | None = None,
     noted: Callable[[Job, str], None] | None = None,
     tonemap: str = "mu",
+    preview_bits: int = 8,
 ) -> list[tuple[Job, str]]:
     """Merge and write every job that has neither an error nor an existing output, in order; a
     failing group is recorded (job, one-line `reason` of its exception) and the others still run.
     progress(done_groups, groups); tiles(done, total): the current group's network tiles. tonemap:
-    the previews' operator (:func:`adnet_cli.engine.write_outputs`).
+    the previews' operator, preview_bits their depth (:func:`adnet_cli.engine.write_outputs`).
     `read(job, bracket)` is called once a group's frames are read, before its merge; `noted(job,
     line)` with each preparation step as it is done. `reraise`: let unexpected exceptions (bugs,
     not AdnetError) through instead, for --debug."""
@@ -173,7 +174,8 @@ def merge_jobs(
         try:
             result = engine.merge_plan(job.plan, request, tiles, read=hook, noted=say)  # type: ignore[arg-type]
             write_outputs(result.hdr, job.hdr, job.preview, float32=float32, overwrite=overwrite,  # type: ignore[arg-type]
-                          metadata=engine.output_metadata(result, request), tonemap=tonemap, display=result.display)
+                          metadata=engine.output_metadata(result, request), tonemap=tonemap, display=result.display,
+                          preview_bits=preview_bits)
         except AdnetError as exc:
             why = reason(exc)
         except Exception as exc:  # a bug or an environment problem: the other groups still run

@@ -12,7 +12,7 @@ CONVENTIONS: tuple[str, ...] = ("kalantari", "ntire")  # pre-processing of a che
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")  # compute dtype (runtime)
 DEFORM_BACKENDS: tuple[str, ...] = ("torchvision", "torch")  # deformable conv implementation (ops)
 RESPONSES: tuple[str, ...] = ("auto", "gamma", "srgb", "calibrate")  # camera response of LDR frames (response)
-HDR_FORMATS: tuple[str, ...] = ("exr", "hdr")  # HDR file types written (io)
+HDR_FORMATS: tuple[str, ...] = ("exr", "hdr", "tif")  # HDR file types written (io)
 PREVIEW_FORMATS: tuple[str, ...] = ("png", "jpg")  # display file types written (io)
 CLASSICAL_METHODS: tuple[str, ...] = ("debevec", "robertson", "medium")  # parameter-free merges (classical)
 FUSION = "mertens"  # OpenCV's exposure fusion: a display image, not radiance (classical)
@@ -25,8 +25,9 @@ TONE_CURVES: tuple[str, ...] = ("gamma", "srgb", "filmic")  # tone curves of the
 
 FRAMES = 3  # frames the network merges (bracket)
 EV_SOURCE = "--ev"  # a bracket's exposure source when exposures are relative (stops), not seconds (bracket)
-HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr")  # (io)
-PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")  # (io)
+HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr", ".tif", ".tiff")  # (io; a .tif HDR is 32-bit float)
+PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # (io)
+PREVIEW_SUFFIXES_16BIT: tuple[str, ...] = (".png", ".tif", ".tiff")  # (io)
 DEFAULT_TILE_PAD = 32  # context pixels around each tile (inference)
 DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame (grouping)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adnet_cli.choices import PREVIEW_SUFFIXES
+from adnet_cli.choices import PREVIEW_SUFFIXES, PREVIEW_SUFFIXES_16BIT
 from adnet_cli.errors import OutputError
 from adnet_cli.io import check_output_path, read_hdr, write_ldr_image
 from adnet_cli.tonemap import quantise, tonemap
@@ -31,7 +31,7 @@ class ToneSettings:
 
 
 def output_suffixes(bits: int) -> tuple[str, ...]:
-    return PREVIEW_SUFFIXES if bits == 8 else (".png",)
+    return PREVIEW_SUFFIXES if bits == 8 else PREVIEW_SUFFIXES_16BIT
 
 
 def check_file_output(src: Path, output: Path, fmt: str | None, bits: int, overwrite: bool) -> None:
@@ -45,7 +45,7 @@ def check_file_output(src: Path, output: Path, fmt: str | None, bits: int, overw
         raise OutputError(f"refusing to overwrite input {src}")
     suffix = output.suffix.lower()
     if bits == 16 and suffix in JPEG_SUFFIXES:
-        raise OutputError(f"{output}: --bits 16 needs a .png output; JPEG holds 8 bits only")
+        raise OutputError(f"{output}: --bits 16 needs a .png or .tif output; JPEG holds 8 bits only")
     if fmt is not None and suffix in PREVIEW_SUFFIXES and (suffix == ".png") != (fmt == "png"):
         raise OutputError(f"{output}: the extension does not match --format {fmt}")
     check_output_path(output, output_suffixes(bits), overwrite=overwrite)

@@ -40,7 +40,15 @@ from adnet_cli.bracket import (
     read_bracket,
     read_capture,
 )
-from adnet_cli.choices import EV_SOURCE, FUSION, HDR_SUFFIXES, MERGE_METHODS, PREVIEW_SUFFIXES, TYPICAL_RATIOS
+from adnet_cli.choices import (
+    EV_SOURCE,
+    FUSION,
+    HDR_SUFFIXES,
+    MERGE_METHODS,
+    PREVIEW_SUFFIXES,
+    PREVIEW_SUFFIXES_16BIT,
+    TYPICAL_RATIOS,
+)
 from adnet_cli.classical import classical_merge, mertens_fusion
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
@@ -293,7 +301,7 @@ def create_engine(
 
 
 def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *, overwrite: bool,
-                  display: bool = False) -> None:
+                  display: bool = False, preview_bits: int = 8) -> None:
     """Refuse outputs that would replace an input (whatever --overwrite says), name each other, or
     have the wrong type (`display`: the output is a display image, .png/.jpg); an existing output
     needs `overwrite`."""
@@ -302,9 +310,10 @@ def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *,
             raise OutputError(f"refusing to overwrite input frame {path}")
     if display and preview is not None:
         raise OutputError("--preview: an exposure fusion is one display image, written to -o (.png or .jpg)")
-    check_output_path(output, PREVIEW_SUFFIXES if display else HDR_SUFFIXES, overwrite=overwrite)
+    shown = PREVIEW_SUFFIXES if preview_bits == 8 else PREVIEW_SUFFIXES_16BIT
+    check_output_path(output, shown if display else HDR_SUFFIXES, overwrite=overwrite)
     if preview is not None:
-        check_output_path(preview, PREVIEW_SUFFIXES, overwrite=overwrite)
+        check_output_path(preview, shown, overwrite=overwrite)
         if _same_file(preview, output):
             raise OutputError("--output and --preview name the same file")
 
@@ -324,19 +333,23 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *, float32: bool = False,
                   overwrite: bool = False, metadata: OutputMetadata | None = None, tonemap: str = "mu",
-                  display: bool = False) -> None:
+                  display: bool = False, preview_bits: int = 8) -> None:
     """Write the HDR (``.exr`` half, or float with `float32`; ``.hdr``) and a preview tonemapped with
     `tonemap` (:data:`adnet_cli.choices.TONEMAP_OPERATORS`; mu: the mu-law preview); both files or
     neither: each is written to a temporary file, and both are renamed into place only when both are
     complete, so a failure leaves any earlier result untouched. metadata: what both record
     (:meth:`Engine.output_metadata`); the preview gets its camera EXIF. display: `hdr` is a display
-    image in [0, 1] (``MergeResult.display``), written to `output` (.png/.jpg) alone."""
+    image in [0, 1] (``MergeResult.display``), written to `output` (.png/.jpg/.tif) alone.
+    preview_bits: 8, or 16 for a .png/.tif preview (or display image)."""
     exif = metadata.exif if metadata else None
     if display:
         check_output_path(output, PREVIEW_SUFFIXES, overwrite=overwrite)
-        write_ldr_image(output, quantise(hdr), overwrite=overwrite, exif=exif)
+        write_ldr_image(output, quantise(hdr, preview_bits), overwrite=overwrite, exif=exif)
         return
-    shown = None if preview is None else tonemap_preview(hdr) if tonemap == "mu" else quantise(tonemap_image(hdr, tonemap)[0])
+    shown = None
+    if preview is not None:  # the mu-law preview of 8 bits streams in row blocks: less memory on big images
+        fast = tonemap == "mu" and preview_bits == 8
+        shown = tonemap_preview(hdr) if fast else quantise(tonemap_image(hdr, tonemap)[0], preview_bits)
     with all_or_nothing():
         write_hdr_image(output, hdr, float32=float32, overwrite=overwrite, metadata=metadata)
         if preview is not None:

@@ -240,7 +240,7 @@ def _read_openexr(path: Path) -> np.ndarray:
 
 
 def read_hdr(path: Path) -> np.ndarray:
-    """Read a .hdr (Radiance RGBE) or .exr (OpenEXR) file as linear RGB.
+    """Read a .hdr (Radiance RGBE), .exr (OpenEXR) or 32-bit float .tif file as linear RGB.
 
     Returns (H, W, 3) float32, linear, values as stored (non-finite values are passed
     through). EXR files may store R, G, B as half or float, as separate channels or an
@@ -249,9 +249,22 @@ def read_hdr(path: Path) -> np.ndarray:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in HDR_SUFFIXES:
-        raise InputError(f"{path}: unknown HDR extension '{path.suffix}'; expected .hdr or .exr")
+        raise InputError(f"{path}: unknown HDR extension '{path.suffix}'; expected .hdr, .exr or .tif")
     check_readable_file(path)
+    if suffix in (".tif", ".tiff"):
+        return _read_float_tiff(path)
     return _read_radiance(path) if suffix == ".hdr" else _read_openexr(path)
+
+
+def _read_float_tiff(path: Path) -> np.ndarray:
+    """A 32-bit float RGB(A) TIFF -> (H, W, 3) float32 RGB; an 8/16-bit TIFF is a frame, not HDR."""
+    with quiet_opencv(), codec_messages():
+        img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise InputError(f"{path}: not an RGB TIFF OpenCV can read")
+    if img.dtype != np.float32:
+        raise InputError(f"{path}: a {img.dtype} TIFF holds display values, not HDR; an HDR TIFF is 32-bit float")
+    return np.ascontiguousarray(img[:, :, 2::-1])
 
 
 # ----------------------------------------------------------------------------- writing
@@ -351,6 +364,7 @@ def write_hdr_image(
     (65504 for half EXR, float32 max for float EXR, ~1.69e38 for RGBE).
     .exr: scanline, ZIP compression, half by default or float32 when ``float32``.
     .hdr: RLE RGBE via OpenCV (about 1% relative precision; ``float32`` is ignored).
+    .tif/.tiff: 32-bit float RGB TIFF via OpenCV (``float32`` implied; no metadata).
     metadata: recorded in the header (:mod:`adnet_cli.metadata`); EXR files always name their
     primaries (sRGB / Rec. 709, D65).
     Raises OutputError (path checks, write failures) or ValueError (bad array).
@@ -360,6 +374,8 @@ def write_hdr_image(
     _check_rgb_array(rgb, "fiu")
     if path.suffix.lower() == ".exr":
         writer = _exr_writer(rgb, float32, exr_attributes(metadata) if metadata else {"chromaticities": REC709_D65})
+    elif path.suffix.lower() in (".tif", ".tiff"):  # what Photoshop and Affinity open as 32-bit HDR
+        writer = _cv2_writer(".tiff", _sanitised(rgb, FLOAT32_MAX, np.float32, bgr=True), [])
     else:
         bgr = _sanitised(rgb, RGBE_MAX, np.float32, bgr=True)
         params = [cv2.IMWRITE_HDR_COMPRESSION, cv2.IMWRITE_HDR_COMPRESSION_RLE]

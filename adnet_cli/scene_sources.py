@@ -15,7 +15,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from adnet_cli.io import HDR_SUFFIXES, LDR_INPUT_SUFFIXES, read_hdr, read_ldr
+from adnet_cli.io import LDR_INPUT_SUFFIXES, read_hdr, read_ldr
+
+HDR_SUFFIXES = (".hdr", ".exr")  # scene files (a .tif in a scene folder is an LDR photo)
 
 # Real HDR scenes of the project's shared sources kept out of training (`hdr:` folders skip files of
 # these names unless asked) for the real-scene validation set: an industrial interior (the example

@@ -420,8 +420,8 @@ def test_hdr_overwrite_replaces(tmp_path: Path, name: str) -> None:
 
 
 def test_unknown_extension_rejected(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match=r"use one of \.hdr, \.exr"):
-        write_hdr_image(tmp_path / "scene.tiff", _gradient())
+    with pytest.raises(OutputError, match=r"use one of \.hdr, \.exr, \.tif, \.tiff"):
+        write_hdr_image(tmp_path / "scene.png", _gradient())
     with pytest.raises(OutputError, match=r"\.png, \.jpg, \.jpeg, \.tif, \.tiff"):
         write_ldr_image(tmp_path / "p.bmp", _rgb(np.uint8))
     with pytest.raises(OutputError, match=r"16-bit .*use one of \.png, \.tif, \.tiff"):

@@ -67,3 +67,27 @@ def test_the_preview_takes_the_chosen_operator(tmp_path, random_checkpoint):
 
 def test_eval_says_why_an_exposure_fusion_has_no_score(tmp_path):
     fails_cleanly(invoke("eval", tmp_path, "--method", "mertens"), "no score against HDR ground truth")
+
+
+def test_a_tif_output_is_32_bit_float_and_previews_can_be_16_bit(tmp_path, random_checkpoint):
+    import tifffile
+
+    frames = write_bracket(tmp_path)
+    exr, tif, preview = tmp_path / "o.exr", tmp_path / "o.tif", tmp_path / "p.tif"
+    args = ["-e", EXPOSURES, "--weights", random_checkpoint]
+    assert invoke("merge", *frames, "-o", exr, "--float32", *args).exit_code == 0
+    result = invoke("merge", *frames, "-o", tif, "-p", preview, "--preview-bits", "16", *args)
+    assert result.exit_code == 0, result.output
+    stored = tifffile.imread(tif)  # an independent reader: RGB order, float32, the merge itself
+    assert stored.dtype == np.float32 and np.array_equal(stored, read_hdr(exr)) and np.array_equal(read_hdr(tif), stored)
+    shown = read_rgb(preview)  # LZW-compressed, which tifffile reads only with imagecodecs
+    assert shown.dtype == np.uint16 and np.array_equal(shown, quantise(tonemap(stored, "mu")[0], 16))
+    png16 = tmp_path / "p16.png"
+    assert invoke("merge", *frames, "-o", tmp_path / "q.exr", "-p", png16, "--preview-bits", "16", *args).exit_code == 0
+    assert read_rgb(png16).dtype == np.uint16
+    fails_cleanly(invoke("merge", *frames, "-o", tmp_path / "r.exr", "-p", tmp_path / "r.jpg", "--preview-bits", "16", *args),
+                  "unknown extension .jpg")
+    # adnet tonemap reads the float TIFF; an 8-bit TIFF is a photo, not HDR
+    assert invoke("tonemap", tif, "-o", tmp_path / "t.png").exit_code == 0
+    cv2.imwrite(str(tmp_path / "photo.tif"), np.zeros((4, 4, 3), np.uint8))
+    fails_cleanly(invoke("tonemap", tmp_path / "photo.tif", "-o", tmp_path / "x.png"), "an HDR TIFF is 32-bit float")

@@ -97,6 +97,7 @@ def run_batch(
     debug: bool,
     json_report: str | None = None,
     tonemap: str = "mu",
+    preview_bits: int = 8,
 ) -> None:
     """Plan the batch; print the plan (--dry-run), or show the grouping (:func:`group_line`) and merge
     every mergeable, not skipped group under one progress bar. A failing group is reported at the end
@@ -151,6 +152,7 @@ def run_batch(
                 progress=progress,
                 tiles=tiles,
                 tonemap=tonemap,
+                preview_bits=preview_bits,
                 reraise=debug,
             )
     if json_report is not None:

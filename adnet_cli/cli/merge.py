@@ -26,6 +26,7 @@ from adnet_cli.cli.options import (
     TTA,
     WORKFLOW,
     BackendChoice,
+    BitsChoice,
     Convention,
     ConventionChoice,
     Debug,
@@ -139,7 +140,7 @@ def merge(
         typer.Option(
             "--output",
             "-o",
-            help="HDR file (.exr half float, .hdr RGBE); in batch mode a folder.",
+            help="HDR file (.exr half float, .hdr RGBE, .tif 32-bit float); in batch mode a folder.",
             rich_help_panel=OUTPUTS,
         ),
     ] = ...,
@@ -163,6 +164,10 @@ def merge(
         OperatorChoice,
         typer.Option(help="The preview's tonemapping (as adnet tonemap --operator).", rich_help_panel=OUTPUTS),
     ] = OperatorChoice.mu,  # type: ignore[attr-defined]
+    preview_bits: Annotated[
+        BitsChoice,
+        typer.Option("--preview-bits", help="Bits per channel of the preview: 8, or 16 (.png, .tif).", rich_help_panel=OUTPUTS),
+    ] = BitsChoice("8"),  # type: ignore[call-arg]
     method: Annotated[
         MethodChoice,
         typer.Option(  # type: ignore[valid-type]
@@ -239,10 +244,10 @@ def merge(
                 overwrite,
             )  # type: ignore[attr-defined]
             run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug,
-                      json_report=json_report, tonemap=tonemap.value)
+                      json_report=json_report, tonemap=tonemap.value, preview_bits=int(preview_bits.value))
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
-            outputs = Outputs(output, preview, float32, overwrite, tonemap.value, fusion)
+            outputs = Outputs(output, preview, float32, overwrite, tonemap.value, fusion, int(preview_bits.value))
             _merge_single(inputs, outputs, request, engine, dry_run, quiet, json_report)
 
 
@@ -300,7 +305,8 @@ class Outputs:
     float32: bool
     overwrite: bool
     tonemap: str  # the preview's operator
-    display: bool  # an exposure fusion: `output` is a .png/.jpg display image, no preview
+    display: bool  # an exposure fusion: `output` is a .png/.jpg/.tif display image, no preview
+    bits: int  # of the preview (or display image): 8 or 16
 
 
 def _merge_single(
@@ -318,7 +324,7 @@ def _merge_single(
     from adnet_cli.report import engine_record, merge_record, plan_record
 
     output, preview = out.output, out.preview
-    check_outputs(inputs, output, preview, overwrite=out.overwrite, display=out.display)
+    check_outputs(inputs, output, preview, overwrite=out.overwrite, display=out.display, preview_bits=out.bits)
     plan = request.plan(inputs)
     shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
     times = {s.path: s.capture_time for s in shots}
@@ -344,7 +350,8 @@ def _merge_single(
     with tile_progress("merging", quiet) as progress:  # each step's note as it happens, before the network's tiles
         result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
     write_outputs(result.hdr, output, preview, float32=out.float32, overwrite=out.overwrite,
-                  metadata=ready.output_metadata(result, request), tonemap=out.tonemap, display=result.display)
+                  metadata=ready.output_metadata(result, request), tonemap=out.tonemap, display=result.display,
+                  preview_bits=out.bits)
     bracket_record["merge"] = merge_record(result, outputs, time.perf_counter() - start)
     emit_json(json_report, {"command": "merge", "dry_run": False, "engine": engine_record(ready), "brackets": [bracket_record]})
     if not quiet:

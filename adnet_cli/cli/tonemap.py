@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from adnet_cli.cli.common import console, error, failure_line, note, reported_errors, tile_progress
-from adnet_cli.cli.options import Debug, OperatorChoice, Overwrite, PreviewFormatChoice, Quiet
+from adnet_cli.cli.options import BitsChoice, Debug, OperatorChoice, Overwrite, PreviewFormatChoice, Quiet
 from adnet_cli.errors import AdnetError, InputError, OutputError
 
 if TYPE_CHECKING:
     from adnet_cli.convert import ToneSettings
-
-
-class BitsChoice(str, Enum):
-    eight = "8"
-    sixteen = "16"
 
 
 def tonemap(
@@ -54,7 +48,7 @@ def tonemap(
         Optional[float],
         typer.Option(min=0.1, max=10.0, help="Display gamma (default: 2.2 for OpenCV operators, none on top of mu)."),
     ] = None,
-    bits: Annotated[BitsChoice, typer.Option(help="Bits per channel; 16 needs PNG.")] = BitsChoice.eight,
+    bits: Annotated[BitsChoice, typer.Option(help="Bits per channel; 16 needs PNG or TIFF.")] = BitsChoice("8"),  # type: ignore[call-arg]
     fmt: Annotated[
         Optional[PreviewFormatChoice], typer.Option("--format", help="File type written into a folder (default: png).")  # type: ignore[valid-type]
     ] = None,
