@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from adnet_cli.version import __version__
 
 # Public name -> (module, name there). tonemap() is exported as tonemap_image: `adnet_cli.tonemap`
 # is also the submodule, which the import system binds on the package once anything imports it.

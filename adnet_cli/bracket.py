@@ -4,7 +4,6 @@ the radiometric scale of the result."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,12 +15,12 @@ import numpy as np
 from adnet_cli.choices import EV_SOURCE, FRAMES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError
 from adnet_cli.exif import ExifExposure, read_exif_exposure
-from adnet_cli.io import LDR_INPUT_SUFFIXES, exposedness, read_ldr_codes, stored_size, unit_float
+from adnet_cli.io import LDR_INPUT_SUFFIXES, read_ldr_codes, stored_size, unit_float
 from adnet_cli.raw import RAW_SUFFIXES, is_raw, read_raw, read_raw_exposure
 from adnet_cli.response import linear_to_network, to_network_frames
+from adnet_cli.selection import exposedness, select_frames
 
 MAX_EV = 30.0  # 2**30 keeps every exposure ratio finite and non-zero in float32
-RATIO_TOLERANCE = 1.1  # slack on TYPICAL_RATIOS and trained ranges for EXIF's rounded times
 FRAME_SUFFIXES: tuple[str, ...] = (*LDR_INPUT_SUFFIXES, *RAW_SUFFIXES)
 
 
@@ -105,52 +104,6 @@ def parse_frame_indices(text: str) -> tuple[int, int, int]:
     if len(indices) != FRAMES or len(set(indices)) != FRAMES or indices[0] < 0:
         raise InputError(f"--frames: need three different indices >= 0, got {text!r}")
     return indices[0], indices[1], indices[2]
-
-
-def select_frames(
-    exposures: Sequence[float],
-    trained: tuple[float, float] = TYPICAL_RATIOS,
-    exposed: Sequence[float] | None = None,
-) -> tuple[tuple[int, int, int], str | None]:
-    """The three frames the network takes from a bracket sorted by exposure (ascending, >= 3 values),
-    and a warning when no three fit the network's range (else None).
-
-    A triple's two steps (medium/short, long/medium) are ranked, best first: both within
-    TYPICAL_RATIOS (where most training brackets step), both within `trained` (the weights' recorded
-    range), or neither (least log-excess over `trained` first, with the warning). Within a rank: the
-    best-exposed reference (`exposed`: each frame's :func:`adnet_cli.io.exposedness`, in 0.05 steps), then
-    the widest span, then the reference nearest the bracket's middle in stops, then the shorter.
-    """
-    if len(exposures) < FRAMES:
-        raise InputError(f"ADNet needs at least 3 frames; got {len(exposures)}")
-    logs = [math.log2(t) for t in exposures]
-    middle = (logs[0] + logs[-1]) / 2
-
-    def rank(triple: tuple[int, int, int]) -> tuple[float, ...]:
-        i, j, k = triple
-        steps = (exposures[j] / exposures[i], exposures[k] / exposures[j])
-        tier = 0 if _within(steps, TYPICAL_RATIOS) else 1 if _within(steps, trained) else 2
-        excess = sum(_excess(r, trained) for r in steps) if tier == 2 else 0.0
-        share = round(exposed[j] * 20) if exposed else 0
-        return tier, excess, -share, logs[i] - logs[k], abs(logs[j] - middle), j
-
-    best = min(itertools.combinations(range(len(exposures)), FRAMES), key=rank)
-    if rank(best)[0] < 2:
-        return best, None
-    i, j, k = best
-    steps = f"{exposures[j] / exposures[i]:.3g}x and {exposures[k] / exposures[j]:.3g}x"
-    return best, (f"no three frames step by {trained[0]:g}-{trained[1]:g}x, the weights' trained range: merging "
-                  f"#{i}, #{j}, #{k} ({steps}), which the network may handle poorly")
-
-
-def _within(steps: Sequence[float], bounds: tuple[float, float]) -> bool:
-    """Each ratio within `bounds`, up to RATIO_TOLERANCE (EXIF times are rounded: 1/30 s to 1/8 s is 3.75x)."""
-    return all(bounds[0] / RATIO_TOLERANCE <= r <= bounds[1] * RATIO_TOLERANCE for r in steps)
-
-
-def _excess(ratio: float, bounds: tuple[float, float]) -> float:
-    """How many stops `ratio` lies outside `bounds` (0 inside)."""
-    return max(0.0, math.log2(bounds[0] / ratio), math.log2(ratio / bounds[1]))
 
 
 def read_capture(path: Path) -> ExifExposure:

@@ -29,7 +29,6 @@ import cv2
 import numpy as np
 import torch
 
-from adnet_cli import __version__
 from adnet_cli.atomic import all_or_nothing
 from adnet_cli.bracket import (
     Bracket,
@@ -62,6 +61,7 @@ from adnet_cli.runtime import precision_label, release_freed_memory, resolve_dev
 from adnet_cli.tonemap import preview as tonemap_preview
 from adnet_cli.tonemap import quantise
 from adnet_cli.tonemap import tonemap as tonemap_image
+from adnet_cli.version import __version__
 from adnet_cli.weights import load_weights, ratios_from_metadata
 
 Exposures = str | Sequence[float] | None

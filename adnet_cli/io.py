@@ -40,7 +40,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # wraps the exponent to 0 (black pixel) above it, so HDR data is clipped here.
 RGBE_MAX = 255.0 / 256.0 * 2.0**127
 _ROWS_PER_BLOCK = 256
-WELL_EXPOSED_SIGMA = 0.2  # Mertens et al.'s well-exposedness: exp(-(v - 0.5)^2 / (2 sigma^2)), v in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -148,23 +147,6 @@ def stored_size(path: Path) -> tuple[int, int] | None:
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     return height, width
-
-
-def exposedness(path: Path) -> float | None:
-    """How well exposed a frame is, in [0, 1]: the mean of Mertens et al.'s well-exposedness weight
-    over a 1/4-size grey decode (1 when every pixel sits at mid-grey, near 0 when all are black or
-    clipped); None for files OpenCV cannot decode (camera RAW)."""
-    path = Path(path)
-    check_readable_file(path)
-    with quiet_opencv(), codec_messages():
-        try:
-            grey = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
-        except cv2.error:
-            grey = None
-    if grey is None or grey.size == 0:
-        return None
-    v = grey.astype(np.float32) / 255.0
-    return float(np.mean(np.exp(-((v - 0.5) ** 2) / (2 * WELL_EXPOSED_SIGMA**2))))
 
 
 def _decode_unturned(path: Path, orientation_tag: object) -> np.ndarray | None:

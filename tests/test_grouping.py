@@ -19,10 +19,10 @@ from adnet_cli.bracket import (
     parse_scale,
     plan_bracket,
     read_bracket,
-    select_frames,
 )
 from adnet_cli.errors import InputError
 from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
+from adnet_cli.selection import select_frames
 
 
 def shot(name: str, seconds: float | None, exposure: float | None, iso: float = 100) -> Shot:
@@ -224,6 +224,8 @@ def test_output_scale_is_the_ratio_of_fixed_to_reference_exposure():
 
 def test_a_bracket_may_not_mix_raw_and_other_files(tmp_path):
     paths = [tmp_path / "a.dng", tmp_path / "b.jpg", tmp_path / "c.jpg"]
+    for path in paths[1:]:
+        write_jpeg(path, exposed(scene(), 0.01), Fraction(1, 100), START)
     with pytest.raises(InputError, match="mixes camera RAW and other files"):
         read_bracket(plan_bracket(paths, ev="-2,0,2"))
 

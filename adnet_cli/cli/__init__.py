@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from adnet_cli import __version__
 from adnet_cli.cli.eval import eval_command
 from adnet_cli.cli.info import info
 from adnet_cli.cli.merge import EXAMPLES as MERGE_EXAMPLES
@@ -15,6 +14,7 @@ from adnet_cli.cli.merge import merge
 from adnet_cli.cli.options import Command, Group
 from adnet_cli.cli.tonemap import tonemap
 from adnet_cli.cli.train import train
+from adnet_cli.version import __version__
 
 app = typer.Typer(
     name="adnet",

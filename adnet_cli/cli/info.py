@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.text import Text
 
-from adnet_cli import __version__
 from adnet_cli.cli.common import check_json_target, emit_json, error, reported_errors, results
 from adnet_cli.cli.options import Debug, Device, JsonReport, Weights
+from adnet_cli.version import __version__
 
 if TYPE_CHECKING:
     import torch
