@@ -14,6 +14,7 @@ from adnet_cli.bracket import Bracket, BracketPlan
 from adnet_cli.choices import FRAMES, HDR_SUFFIXES, PREVIEW_SUFFIXES
 from adnet_cli.engine import BracketRequest, MergeResult, Merges, write_outputs
 from adnet_cli.errors import AdnetError, InputError, OutputError, error_line
+from adnet_cli.exif import read_tags
 from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, pause_before, prefer_raw, read_shot
 from adnet_cli.inference import Progress
 
@@ -29,9 +30,10 @@ class BatchSettings:
 
     gap: float
     group_size: int | None
-    suffix: str  # ".exr" or ".hdr"
+    suffix: str  # ".exr", ".hdr" or ".tif" (".png" for an exposure fusion)
     preview: bool
     overwrite: bool
+    slow: bool = True  # hand-timed brackets continue past `gap` (grouping.group_shots); off for a --gap given
 
 
 @dataclass(frozen=True)
@@ -67,24 +69,25 @@ def plan_batch(inputs: Sequence[Path], folder: Path, settings: BatchSettings,
     notes on the files (RAW+JPEG twins, order by name when capture times are missing)."""
     if (request.exposures is not None or request.ev is not None) and settings.group_size is None:
         raise InputError("in batch mode --exposures / --ev need --group-size N (they apply to every group of N files)")
-    found = [p for p in collect_images(inputs) if not _own_preview(p, folder)]
+    found = [p for p in collect_images(inputs) if not _own_output(p, folder)]
     images, twin_note = prefer_raw(found)
     if not images:
         raise InputError(f"no image files to merge in {', '.join(map(str, inputs))} (only previews of earlier merges)")
     shots, order_note = order_shots([read_shot(p) for p in images])
-    groups = group_shots(shots, settings.gap, settings.group_size)
+    groups = group_shots(shots, settings.gap, settings.group_size, slow=settings.slow)
     protected = {p.resolve() for p in found}
     claimed: dict[Path, int] = {}
     jobs = [_plan_job(n, group, folder, settings, request, protected, claimed) for n, group in enumerate(groups, start=1)]
-    jobs = [_with_hint(job, groups, i, settings.group_size) if job.error and len(job.shots) < FRAMES else job
+    jobs = [_with_hint(job, groups, i, settings) if job.error and len(job.shots) < FRAMES else job
             for i, job in enumerate(jobs)]
     return jobs, [n for n in (twin_note, order_note) if n]
 
 
-def _with_hint(job: Job, groups: list[list[Shot]], index: int, group_size: int | None) -> Job:
-    """A group too small to merge, its error extended with the options that would join it to a neighbour."""
-    if group_size is not None:
-        return replace(job, error=f"{job.error} (what --group-size {group_size} leaves over at the end)")
+def _with_hint(job: Job, groups: list[list[Shot]], index: int, settings: BatchSettings) -> Job:
+    """A group too small to merge, its error extended with why it stands alone and the options that
+    would join it to a neighbour."""
+    if settings.group_size is not None:
+        return replace(job, error=f"{job.error} (what --group-size {settings.group_size} leaves over at the end)")
     pauses = []
     if index > 0:
         pauses.append(pause_before(groups[index][0], groups[index - 1][-1]))
@@ -92,18 +95,26 @@ def _with_hint(job: Job, groups: list[list[Shot]], index: int, group_size: int |
         pauses.append(pause_before(groups[index + 1][0], groups[index][-1]))
     known = [p for p in pauses if p is not None]
     hint = "--group-size N takes every N files in capture order as one bracket"
-    if known:
+    if known and min(known) > settings.gap:
         nearest = min(known)
         hint = f"the nearest other file was taken {nearest:.3g} s away: --gap {math.ceil(nearest)} joins them, or {hint}"
+    elif known:  # within the gap: a repeated setting split it off (an AEB sequence starting again)
+        hint = f"its exposure settings repeat those of the files beside it, which starts a new bracket; {hint}"
     return replace(job, error=f"{job.error} ({hint})")
 
 
-def _own_preview(path: Path, folder: Path) -> bool:
-    """True for a preview an earlier batch wrote: OUT/<name>.png next to OUT/<name>.exr or .hdr, found
-    when the output folder is also an input folder (it is never a frame of a bracket)."""
+def _own_output(path: Path, folder: Path) -> bool:
+    """True for a file an earlier merge wrote, found when its folder is also an input folder (it is
+    never a frame of a bracket): a preview or fusion whose EXIF Software names adnet, a 32-bit float
+    TIFF (an HDR), or OUT/<name>.png beside OUT/<name>.exr or .hdr (previews of older versions)."""
+    tags = read_tags(path) if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff") else {}
+    if str(getattr(tags.get("Image Software"), "values", "")).startswith("adnet "):
+        return True
+    if getattr(tags.get("Image SampleFormat"), "values", None) in ([3], [3, 3, 3]):
+        return True
     if path.suffix.lower() != PREVIEW_SUFFIX or path.parent.resolve() != folder.resolve():
         return False
-    return any(path.with_suffix(suffix).is_file() for suffix in HDR_SUFFIXES)
+    return any(path.with_suffix(suffix).is_file() for suffix in (".exr", ".hdr"))
 
 
 def _plan_job(

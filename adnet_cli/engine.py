@@ -170,7 +170,7 @@ class Merges(abc.ABC):
             f_number=capture.f_number,
             owner=capture.owner,
             exposure=(request.scale or bracket.exposures[1]) if seconds else None,
-            exif=camera_exif(bracket.reference),
+            exif=camera_exif(bracket.reference, self.software),
         )
 
 

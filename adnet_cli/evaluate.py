@@ -32,7 +32,7 @@ from adnet_cli.errors import AdnetError, OutputError, error_line
 from adnet_cli.io import write_hdr_image, write_ldr_image
 from adnet_cli.metrics import METRICS
 from adnet_cli.runtime import torchrun_launch
-from adnet_cli.tonemap import preview
+from adnet_cli.tonemap import MU, preview
 
 Merger = Callable[[Scene], np.ndarray]
 Saver = Callable[[str, str, np.ndarray], None]
@@ -202,13 +202,14 @@ def check_outputs(json_path: Path | None, csv_path: Path | None, save_dir: Path 
 
 
 def prediction_saver(save_dir: Path) -> Saver:
-    """A Saver writing SAVE_DIR/METHOD/SCENE.exr and its mu-law .png preview."""
+    """A Saver writing SAVE_DIR/METHOD/SCENE.exr and its mu-law .png preview (mu = 5000 for every
+    method and scene, so the previews compare side by side)."""
 
     def save(scene: str, method: str, pred: np.ndarray) -> None:
         path = prediction_path(save_dir, scene, method)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_hdr_image(path, pred, overwrite=True)
-        write_ldr_image(path.with_suffix(".png"), preview(pred), overwrite=True)
+        write_ldr_image(path.with_suffix(".png"), preview(pred, mu=MU), overwrite=True)  # one curve: comparable
 
     return save
 

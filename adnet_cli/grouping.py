@@ -109,20 +109,22 @@ def order_shots(shots: Sequence[Shot]) -> tuple[list[Shot], str | None]:
     )
 
 
-def group_shots(shots: Sequence[Shot], gap: float = DEFAULT_GAP, group_size: int | None = None) -> list[list[Shot]]:
+def group_shots(shots: Sequence[Shot], gap: float = DEFAULT_GAP, group_size: int | None = None,
+                slow: bool = True) -> list[list[Shot]]:
     """Split shots (already in capture order) into brackets (see the module docstring).
 
     group_size: consecutive groups of that many (the last may be shorter). Otherwise a group ends
     before a shot whose exposure settings already occur in it, or one taken more than `gap` seconds
     after the previous one (when both have a capture time) that does not continue a hand-timed
-    bracket (:func:`_continues_slowly`); shots without an exposure time never start one by settings."""
+    bracket (:func:`_continues_slowly`; `slow` False: none does, as when --gap is given); shots
+    without an exposure time never start one by settings."""
     if group_size is not None:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         return [list(shots[i : i + group_size]) for i in range(0, len(shots), group_size)]
     groups: list[list[Shot]] = []
     for shot in shots:
-        if not groups or _starts_group(groups[-1], shot, gap):
+        if not groups or _starts_group(groups[-1], shot, gap, slow):
             groups.append([shot])
         else:
             groups[-1].append(shot)
@@ -136,11 +138,12 @@ def pause_before(shot: Shot, previous: Shot) -> float | None:
     return (shot.capture_time - previous.capture_time).total_seconds()
 
 
-def _starts_group(group: list[Shot], shot: Shot, gap: float) -> bool:
+def _starts_group(group: list[Shot], shot: Shot, gap: float, slow: bool) -> bool:
     if shot.has_exposure and any(shot.setting == other.setting for other in group):
         return True
-    pause = pause_before(shot, group[-1])
-    return pause is not None and pause > gap and not _continues_slowly(group, shot, pause)
+    timed = [s for s in group if s.capture_time is not None]  # a file without a time measures no pause
+    pause = pause_before(shot, timed[-1]) if timed else None
+    return pause is not None and pause > gap and not (slow and _continues_slowly(group, shot, pause))
 
 
 def _continues_slowly(group: list[Shot], shot: Shot, pause: float) -> bool:

@@ -27,7 +27,7 @@ from adnet_cli.choices import HDR_SUFFIXES
 from adnet_cli.cvlog import codec_messages, quiet_opencv
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
-from adnet_cli.metadata import REC709_D65, OutputMetadata, exr_attributes, radiance_header, tag_jpeg, tag_png
+from adnet_cli.metadata import REC709_D65, OutputMetadata, exr_attributes, pillow_headers, radiance_header, tag_jpeg, tag_png
 
 LDR_INPUT_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 LDR_OUTPUT_SUFFIXES_8BIT: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -142,7 +142,7 @@ def stored_size(path: Path) -> tuple[int, int] | None:
 
     check_readable_file(Path(path))
     try:
-        with Image.open(path) as img:
+        with pillow_headers(), Image.open(path) as img:
             width, height = img.size
     except (UnidentifiedImageError, OSError, ValueError):
         return None

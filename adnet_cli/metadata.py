@@ -15,8 +15,11 @@ the sRGB tag and camera EXIF of the previews (a leaf: numpy-free, no printing).
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +28,8 @@ from pathlib import Path
 REC709_D65 = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 # EXIF tags copied from the reference frame into previews: IFD0 and the Exif sub-IFD.
 COPIED_IFD0 = {0x010F: "Make", 0x0110: "Model", 0x013B: "Artist", 0x8298: "Copyright"}
-COPIED_EXIF = {0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal", 0xA433: "LensMake", 0xA434: "LensModel",
-               0x920A: "FocalLength", 0x829A: "ExposureTime", 0x829D: "FNumber", 0x8827: "ISOSpeedRatings"}
-EXIF_IFD, GPS_IFD, ORIENTATION = 0x8769, 0x8825, 0x0112
+COPIED_EXIF = {0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal", 0xA433: "LensMake", 0xA434: "LensModel"}
+EXIF_IFD, GPS_IFD, ORIENTATION, SOFTWARE = 0x8769, 0x8825, 0x0112, 0x0131
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class OutputMetadata:
     capture_time, exposure_time (s), iso, f_number: the reference frame's, None where unknown.
     owner: the reference's EXIF Copyright or Artist, or "". comments: the bracket's files and exposures.
     exposure: the Radiance EXPOSURE (see the module docstring), None when the exposures are relative.
-    exif: the reference frame's camera EXIF block for previews, or None."""
+    exif: the previews' EXIF block (:func:`camera_exif`), or None."""
 
     software: str
     comments: str = ""
@@ -73,25 +75,41 @@ def radiance_header(data: bytes, meta: OutputMetadata) -> bytes:
     return data[:first] + "".join(lines).encode("ascii", "replace") + data[first:]
 
 
-def camera_exif(path: Path) -> bytes | None:
-    """The copied tags (COPIED_IFD0, COPIED_EXIF, the GPS block) of `path`'s EXIF with Orientation 1,
-    as an EXIF block ("Exif\\0\\0" + TIFF) for a preview; None when the file has none of them or Pillow
-    cannot read it (camera RAW)."""
+@contextlib.contextmanager
+def pillow_headers() -> Iterator[None]:
+    """Let Pillow open images of any size: only headers and tags are read here, never the pixels, so its
+    decompression-bomb guard (an error above 179 MP, where OpenCV allows 1074 MP) does not apply."""
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def camera_exif(path: Path, software: str) -> bytes:
+    """An EXIF block ("Exif\\0\\0" + TIFF) for a preview: Software (what wrote it: batch mode knows
+    its own outputs by it) and the copied tags of `path`'s EXIF (COPIED_IFD0, COPIED_EXIF, the GPS
+    block) with Orientation 1; Software alone when the file has none or Pillow cannot read it (RAW)."""
     from PIL import Image, UnidentifiedImageError
 
+    source, exif_ifd, gps = Image.Exif(), {}, {}
     try:
-        with Image.open(path) as img:
+        with pillow_headers(), Image.open(path) as img:
             source = img.getexif()
             exif_ifd, gps = dict(source.get_ifd(EXIF_IFD)), dict(source.get_ifd(GPS_IFD))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+        pass
     out = Image.Exif()
+    out[SOFTWARE] = _utf8(software)
     for tag in COPIED_IFD0:
         if tag in source:
             out[tag] = source[tag]
     copied = {tag: exif_ifd[tag] for tag in COPIED_EXIF if tag in exif_ifd}
-    if not (len(out) or copied or gps):
-        return None
     out[ORIENTATION] = 1
     if copied:
         out.get_ifd(EXIF_IFD).update(copied)

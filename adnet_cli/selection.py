@@ -47,7 +47,11 @@ def select_frames(
         share = round(exposed[j] * 20) if exposed else 0
         return tier, excess, -share, logs[i] - logs[k], abs(logs[j] - middle), j
 
-    best = min(itertools.combinations(range(len(exposures)), FRAMES), key=rank)
+    distinct = [t for t in itertools.combinations(range(len(exposures)), FRAMES)
+                if exposures[t[0]] < exposures[t[1]] < exposures[t[2]]]
+    if not distinct:
+        raise InputError(f"exposure times must differ: no three of {', '.join(f'{t:g}' for t in exposures)} do")
+    best = min(distinct, key=rank)
     if rank(best)[0] < 2:
         return best, None
     i, j, k = best

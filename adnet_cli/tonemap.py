@@ -285,7 +285,8 @@ def tonemap(
     if mu is not None and not (np.isfinite(mu) and mu > 0):
         raise ValueError(f"mu must be a positive number, got {mu}")
     if operator == "mu":
-        tone = mu_law(linear.astype(np.float64) * 2.0**exposure, preview_mu(linear) if mu is None else mu)
+        # mu from the image as given (non-finite pixels left out), as preview() chooses it
+        tone = mu_law(linear.astype(np.float64) * 2.0**exposure, preview_mu(hdr) if mu is None else mu)
         if gamma is not None:
             tone = _gamma_encode(tone, gamma)
         return tone, bad_pixels

@@ -55,8 +55,16 @@ def test_group_size_cuts_consecutive_groups():
 
 
 def test_missing_times_or_exposures_never_start_a_bracket():
-    shots = [shot("a", None, 0.01), shot("b", 10, None), shot("c", None, None), shot("d", 50, 0.04)]
+    shots = [shot("a", None, 0.01), shot("b", 10, None), shot("c", None, None), shot("d", 11, 0.04)]
     assert names(group_shots(shots)) == [["a", "b", "c", "d"]]
+    # ... nor hide a pause: it is measured from the last file that has a capture time
+    shots = [shot("a", 0, 0.01), shot("b", None, 0.02), shot("c", 600, 0.04, iso=400)]
+    assert names(group_shots(shots)) == [["a", "b"], ["c"]]
+
+
+def test_a_gap_given_is_kept_to_even_for_hand_timed_brackets():
+    night = [shot(f"N{i}", when, t) for i, (when, t) in enumerate([(0, 1 / 30), (62, 1 / 2), (130, 2)])]
+    assert names(group_shots(night, gap=30, slow=False)) == [["N0"], ["N1"], ["N2"]]
 
 
 def test_order_by_capture_time_or_by_name_with_a_note():
@@ -287,3 +295,10 @@ def test_iso_differing_with_a_frame_lacking_it_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"ISO differs across frames \(100, 400\) but the EXIF of f2.jpg has no ISO"):
         plan_bracket(paths)
     assert plan_bracket(paths, exposures="1/400,1/100,1/25").source == "--exposures"  # the way out the message names
+
+
+def test_select_frames_never_takes_two_equal_exposures():
+    chosen, warning = select_frames([1 / 1000, 1 / 1000, 1 / 500, 1 / 2])  # 500x to the last: nothing fits
+    assert chosen in ((0, 2, 3), (1, 2, 3)) and warning
+    with pytest.raises(InputError, match="exposure times must differ"):
+        select_frames([0.01, 0.01, 0.01, 0.02])

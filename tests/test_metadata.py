@@ -107,7 +107,7 @@ def test_previews_carry_srgb_and_the_reference_frames_camera_exif(tmp_path, rand
         assert png_chunks(preview)[b"sRGB"] == b"\x00"
 
 
-def test_a_preview_of_frames_without_exif_is_tagged_srgb_only(tmp_path, random_checkpoint):
+def test_a_preview_of_frames_without_exif_carries_srgb_and_software_only(tmp_path, random_checkpoint):
     from test_cli import EXPOSURES, write_bracket
 
     frames = write_bracket(tmp_path)
@@ -115,6 +115,24 @@ def test_a_preview_of_frames_without_exif_is_tagged_srgb_only(tmp_path, random_c
     assert invoke("merge", *frames, "-e", EXPOSURES, "-o", tmp_path / "o.exr", "-p", preview,
                   "--weights", random_checkpoint).exit_code == 0
     chunks = png_chunks(preview)
-    assert chunks[b"sRGB"] == b"\x00" and b"eXIf" not in chunks
+    assert chunks[b"sRGB"] == b"\x00"
     with Image.open(io.BytesIO(preview.read_bytes())) as img:
         img.load()  # a valid PNG for an independent decoder
+        exif = img.getexif()
+    assert exif[0x0131].startswith("adnet ") and set(exif) == {0x0131, 0x0112}  # Software, Orientation: nothing invented
+
+
+def test_a_batch_into_its_own_folder_skips_what_it_wrote(tmp_path, random_checkpoint):
+    """Outputs written into the input folder (previews, fusions, float TIFFs) are never taken for frames."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    canon_bracket(folder)
+    for args in (["--format", "tif"], ["--method", "mertens", "-o", folder / "fused"]):
+        out = folder if "--format" in args else args[-1]
+        extra = args if "--format" in args else args[:2]
+        result = invoke("merge", folder, "-o", out, *extra, "--weights", random_checkpoint)
+        assert result.exit_code == 0, result.output
+    (folder / "fused" / "IMG_0001.png").rename(folder / "IMG_0001_fused.png")
+    again = invoke("merge", folder, "-o", folder, "--format", "tif", "--dry-run", "--weights", random_checkpoint)
+    assert again.exit_code == 0, again.output
+    assert "3 files in 1 group: 0 to merge, 1 skipped (output exists)" in again.stdout

@@ -54,8 +54,9 @@ def reported_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def check_json_target(target: str | None, inputs: Sequence[Path] = ()) -> None:
-    """Refuse a --json FILE that cannot be written or names an input, before any work."""
+def check_json_target(target: str | None, inputs: Sequence[Path] = (), outputs: Sequence[Path] = ()) -> None:
+    """Refuse a --json FILE that cannot be written, names an input or one of the command's outputs,
+    before any work (an existing report is replaced, as eval's are)."""
     if target is None or target == "-":
         return
     from adnet_cli.errors import OutputError
@@ -67,6 +68,8 @@ def check_json_target(target: str | None, inputs: Sequence[Path] = ()) -> None:
         raise OutputError(f"--json {path}: folder {path.parent} does not exist")
     if any(path.resolve() == Path(p).resolve() for p in inputs):
         raise OutputError(f"--json {path}: refusing to overwrite an input")
+    if any(path.resolve() == Path(p).resolve() for p in outputs):
+        raise OutputError(f"--json {path}: names an output of this command too")
 
 
 def emit_json(target: str | None, record: dict) -> None:

@@ -203,13 +203,13 @@ def merge(
         from adnet_cli.weights import trained_ratios
 
         inputs = expand_inputs(inputs)
-        check_json_target(json_report, inputs)
+        check_json_target(json_report, inputs, [p for p in (output, preview) if p is not None])
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
         network = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),
-                                 trained_ratios(weights) if network else TYPICAL_RATIOS)
+                                 trained_ratios(weights) if network and pick is None else TYPICAL_RATIOS)
         compute = precision_name(precision, half, bf16)
         fusion = method.value == FUSION
         if fusion and tonemap.value != "mu":
@@ -242,6 +242,7 @@ def merge(
                 PREVIEW_SUFFIX if fusion else f".{(fmt or FormatChoice.exr).value}",
                 not no_preview and not fusion,
                 overwrite,
+                slow=gap is None,  # a --gap given is kept to, even for hand-timed brackets
             )  # type: ignore[attr-defined]
             run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug,
                       json_report=json_report, tonemap=tonemap.value, preview_bits=int(preview_bits.value))
