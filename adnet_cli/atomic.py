@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
 import secrets
 import signal
@@ -101,3 +102,19 @@ def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
     if not path.parent.is_dir():
         raise OutputError(f"{path}: folder {path.parent} does not exist")
     write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same resolved path, or the same file through a link (an
+    output must never be an input). OutputError for a loop of links; other errors (a name too long, a
+    file not there yet) count as different files, and writing or reading then says what is wrong."""
+    try:
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return os.path.samefile(a, b)
+    except RuntimeError as exc:  # a link loop before Python 3.13
+        raise OutputError(f"{a} or {b}: cannot be resolved (a loop of links?)") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{a} or {b}: cannot be resolved (a loop of links?)") from exc
+        return False

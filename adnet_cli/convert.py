@@ -3,11 +3,11 @@ one file or many into a folder, every output checked before any is written."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from adnet_cli.atomic import same_file
 from adnet_cli.choices import PREVIEW_SUFFIXES, PREVIEW_SUFFIXES_16BIT
 from adnet_cli.errors import OutputError
 from adnet_cli.io import check_output_path, read_hdr, write_ldr_image
@@ -37,11 +37,7 @@ def output_suffixes(bits: int) -> tuple[str, ...]:
 def check_file_output(src: Path, output: Path, fmt: str | None, bits: int, overwrite: bool) -> None:
     """Refuse an output file that is the input, is JPEG with --bits 16, disagrees with --format, or
     cannot be written."""
-    try:
-        same = output.resolve() == src.resolve() or (output.exists() and src.exists() and os.path.samefile(output, src))
-    except (OSError, RuntimeError):  # a link loop, a name too long: reading the input says so
-        same = False
-    if same:
+    if same_file(output, src):
         raise OutputError(f"refusing to overwrite input {src}")
     suffix = output.suffix.lower()
     if bits == 16 and suffix in JPEG_SUFFIXES:

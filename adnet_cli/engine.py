@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from adnet_cli.atomic import all_or_nothing
+from adnet_cli.atomic import all_or_nothing, same_file
 from adnet_cli.bracket import (
     Bracket,
     BracketPlan,
@@ -306,7 +306,7 @@ def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *,
     have the wrong type (`display`: the output is a display image, .png/.jpg); an existing output
     needs `overwrite`."""
     for path in (p for p in (output, preview) if p is not None):
-        if any(_same_file(path, frame) for frame in inputs):
+        if any(same_file(path, frame) for frame in inputs):
             raise OutputError(f"refusing to overwrite input frame {path}")
     if display and preview is not None:
         raise OutputError("--preview: an exposure fusion is one display image, written to -o (.png or .jpg)")
@@ -314,21 +314,8 @@ def check_outputs(inputs: Sequence[Path], output: Path, preview: Path | None, *,
     check_output_path(output, shown if display else HDR_SUFFIXES, overwrite=overwrite)
     if preview is not None:
         check_output_path(preview, shown, overwrite=overwrite)
-        if _same_file(preview, output):
+        if same_file(preview, output):
             raise OutputError("--output and --preview name the same file")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Same resolved path, or the same file through a link."""
-    try:
-        if a.resolve() == b.resolve():
-            return True
-    except (OSError, RuntimeError) as exc:  # a link loop (RuntimeError before Python 3.13)
-        raise OutputError(f"{a} or {b}: cannot be resolved (a loop of links?)") from exc
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
-        return False
 
 
 def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *, float32: bool = False,
