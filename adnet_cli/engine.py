@@ -329,8 +329,7 @@ def write_outputs(hdr: np.ndarray, output: Path, preview: Path | None = None, *,
     image in [0, 1] (``MergeResult.display``), written to `output` (.png/.jpg/.tif) alone.
     preview_bits: 8, or 16 for a .png/.tif preview (or display image)."""
     exif = metadata.exif if metadata else None
-    if display:
-        check_output_path(output, PREVIEW_SUFFIXES, overwrite=overwrite)
+    if display:  # write_ldr_image checks the suffix (.png, .jpg, .tif) and the overwrite
         write_ldr_image(output, quantise(hdr, preview_bits), overwrite=overwrite, exif=exif)
         return
     shown = None

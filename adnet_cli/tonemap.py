@@ -109,7 +109,10 @@ def adaptive_mu(median: float) -> float:
 def preview_mu(hdr: np.ndarray, percentile: float = 99.0) -> float:
     """:func:`adaptive_mu` of the image's median brightness over its `percentile` white level."""
     brightness = _brightness(_checked(hdr, percentile))
-    white = _white(brightness, percentile)
+    return _mu_of(brightness, _white(brightness, percentile))
+
+
+def _mu_of(brightness: np.ndarray, white: float) -> float:
     return adaptive_mu(float(np.median(brightness)) / white) if white > 0 else MU
 
 
@@ -149,7 +152,7 @@ def preview(hdr: np.ndarray, *, percentile: float = 99.0, mu: float | None = Non
     brightness = _brightness(raw)
     scale = _white(brightness, percentile)
     if mu is None:
-        mu = adaptive_mu(float(np.median(brightness)) / scale) if scale > 0 else MU
+        mu = _mu_of(brightness, scale)
     shown = np.zeros(raw.shape, np.uint8)
     if scale <= 0.0:
         return shown

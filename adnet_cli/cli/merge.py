@@ -327,7 +327,8 @@ def _merge_single(
     output, preview = out.output, out.preview
     check_outputs(inputs, output, preview, overwrite=out.overwrite, display=out.display, preview_bits=out.bits)
     plan = request.plan(inputs)
-    shots = tuple(read_shot(p) for p in plan.paths)  # for the capture times, as batch mode shows them
+    # The capture times, as batch mode shows them: read again only for the plan's text or the report.
+    shots = tuple(read_shot(p) for p in plan.paths) if dry_run or json_report is not None else ()
     times = {s.path: s.capture_time for s in shots}
     outputs = [p for p in (output, preview) if p is not None]
     bracket_record = {**plan_record(plan, times), "outputs": [str(p) for p in outputs]}
