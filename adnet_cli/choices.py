@@ -28,7 +28,9 @@ EV_SOURCE = "--ev"  # a bracket's exposure source when exposures are relative (s
 HDR_SUFFIXES: tuple[str, ...] = (".hdr", ".exr", ".tif", ".tiff")  # (io; a .tif HDR is 32-bit float)
 PREVIEW_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # (io)
 PREVIEW_SUFFIXES_16BIT: tuple[str, ...] = (".png", ".tif", ".tiff")  # (io)
-DEFAULT_TILE_PAD = 32  # context pixels around each tile (inference)
+# Context pixels around each tile (inference): the smallest multiple of 4 whose tiled result stays
+# within 1e-4 of the whole image's with the shipped weights on a moving bracket (benchmarks/tile_pad.py).
+DEFAULT_TILE_PAD = 12
 DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame (grouping)
 
 # Steps between neighbouring frames where most training brackets lie (camera.SMALL_STEPS), and the

@@ -7,6 +7,7 @@ time. Each step takes and returns values; nothing is carried between calls.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,14 +24,16 @@ Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
 EDGE_CONTEXT = 8  # mirrored pixels around the image (see pad_for_network); a multiple of MULTIPLE
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
-# Peak bytes per pixel of a float32 tile window of the paper's width (nf 64), measured with
-# benchmarks/tile_memory.py at 512 x 512: 8.1 KB on the CPU (deformable conv in row bands; 3.9 KB in
-# bfloat16) and 11.7-14.2 KB on a GPU (one band; not re-measured since the CPU work). Other widths
-# and precisions scale these (see window_bytes_per_pixel).
+# Peak bytes per pixel of a float32 tile window of the paper's width (nf 64): 7.9-9.4 KB on the CPU
+# (`benchmarks/tile_memory.py --model paper`, 384 x 384; the peak RSS varies from run to run with the
+# heap's fragmentation), 4.5-4.8 KB at the shipped width (nf 32, `--model shipped`, 256-512 px);
+# 3.9 KB for nf 64 in bfloat16 on a CPU with bf16 instructions; 11.7-14.2 KB on a GPU (one band; not
+# re-measured since the CPU work). Other widths and precisions scale these (window_bytes_per_pixel).
 CPU_BYTES_PER_PIXEL = 9_000
 GPU_BYTES_PER_PIXEL = 14_000
 MEASURED_NF = 64
 CPU_WINDOW_BYTES = 768 << 20
+MIN_KEPT_SHARE = 0.8  # of a window's pixels that its tile keeps (the rest is context computed again)
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,20 @@ def window_bytes_per_pixel(device: torch.device, dtype: torch.dtype, nf: int = M
 
 
 def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch.float32, nf: int = MEASURED_NF) -> int:
-    """Largest tile (multiple of 64, 128..2048) whose window fits in a quarter of free memory, and on
-    the CPU in CPU_WINDOW_BYTES, for a model of width `nf` computing in `dtype`."""
-    budget = free_memory_bytes(device) // 4
-    if device.type == "cpu":
-        budget = min(budget, CPU_WINDOW_BYTES)
-    side = int((budget / window_bytes_per_pixel(device, dtype, nf)) ** 0.5) - 2 * tile_pad
-    return int(min(2048, max(128, side // 64 * 64)))
+    """Tile side (multiple of 64, 128..2048) for a model of width `nf` computing in `dtype`: the
+    largest whose window fits in a quarter of free memory, and on the CPU in CPU_WINDOW_BYTES. Where
+    that window would keep less than MIN_KEPT_SHARE of its pixels (a wide `tile_pad`), the smallest
+    tile that keeps that share instead, if its window fits in a quarter of free memory (and is at
+    most 2048: beyond a pad of about 120 the share is not reached)."""
+    per_pixel, free = window_bytes_per_pixel(device, dtype, nf), free_memory_bytes(device) // 4
+    budget = min(free, CPU_WINDOW_BYTES) if device.type == "cpu" else free
+    pad = _round_up(tile_pad)  # as plan_tiles uses it
+    tile = (int((budget / per_pixel) ** 0.5) - 2 * pad) // 64 * 64
+    # A core of side t in a window of side t + 2 pad keeps (t / (t + 2 pad))^2 of its pixels.
+    keeping = math.ceil(2 * pad / (MIN_KEPT_SHARE**-0.5 - 1) / 64) * 64
+    if tile < keeping and (keeping + 2 * pad) ** 2 * per_pixel <= free:
+        tile = keeping
+    return int(min(2048, max(128, tile)))
 
 
 def _round_up(n: int, m: int = MULTIPLE) -> int:
@@ -78,10 +88,37 @@ def pad_for_network(frames: np.ndarray, edge: int = EDGE_CONTEXT) -> np.ndarray:
     Reflection does not repeat the edge pixel; images too small to reflect repeat it instead.
     """
     h, w = frames.shape[-3:-1]
-    bottom, right = edge + _round_up(h) - h, edge + _round_up(w) - w
+    bottom, right, reflect = _padding(h, w, edge)
     widths = [(0, 0)] * (frames.ndim - 3) + [(edge, bottom), (edge, right), (0, 0)]
-    mode = "reflect" if min(h, w) > max(bottom, right) else "edge"
-    return np.pad(frames, widths, mode=mode)
+    return np.pad(frames, widths, mode="reflect" if reflect else "edge")
+
+
+def _padding(h: int, w: int, edge: int) -> tuple[int, int, bool]:
+    """Rows added below and columns to the right by :func:`pad_for_network`, and whether it reflects."""
+    bottom, right = edge + _round_up(h) - h, edge + _round_up(w) - w
+    return bottom, right, min(h, w) > max(bottom, right)
+
+
+def _source(index: np.ndarray, n: int, reflect: bool) -> np.ndarray:
+    """Positions in a side of length n that padded positions `index` (< 0 or >= n beyond the image)
+    copy, as np.pad's "reflect" (the edge pixel not repeated) or "edge" mode picks them."""
+    if not reflect:
+        return np.clip(index, 0, n - 1)
+    index = np.abs(index)
+    return np.where(index > n - 1, 2 * (n - 1) - index, index)
+
+
+def padded_window(frames: np.ndarray, t: "Tile", edge: int = EDGE_CONTEXT) -> np.ndarray:
+    """``pad_for_network(frames)[:, t.wy0:t.wy1, t.wx0:t.wx1]``, without padding the whole image: a
+    24 MP bracket of 8-bit frames would need another 216 MB (432 MB of 16-bit ones) for the copy.
+    A window inside the image is a view; one over its border gathers the mirrored pixels."""
+    h, w = frames.shape[-3:-1]
+    y0, y1, x0, x1 = t.wy0 - edge, t.wy1 - edge, t.wx0 - edge, t.wx1 - edge
+    if y0 >= 0 and x0 >= 0 and y1 <= h and x1 <= w:
+        return frames[..., y0:y1, x0:x1, :]
+    _, _, reflect = _padding(h, w, edge)
+    rows, cols = _source(np.arange(y0, y1), h, reflect), _source(np.arange(x0, x1), w, reflect)
+    return frames[..., rows[:, None], cols[None, :], :]
 
 
 def tta_apply(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -187,14 +224,14 @@ def merge(
     progress: called as progress(done_tiles, total_tiles).
     """
     height, width = frames.shape[1:3]
-    padded = pad_for_network(frames)
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
     tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
     core = (_round_up(height), _round_up(width))
+    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)  # pad_for_network's shape
     out = np.empty((*core, 3), dtype=np.float32)
     model = model.to(device)
-    for t in _tiles(network_tiles(core, padded.shape[1:3], tile, options.tile_pad), progress):
-        window = unit_float(padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1])
+    for t in _tiles(network_tiles(core, padded, tile, options.tile_pad), progress):
+        window = unit_float(padded_window(frames, t))
         result = run_window(model, window, exposures, convention, device, options)
         e = EDGE_CONTEXT
         out[t.y0 - e : t.y1 - e, t.x0 - e : t.x1 - e] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
@@ -204,20 +241,42 @@ def merge(
 def network_tiles(core: tuple[int, int], padded: tuple[int, int], tile: int, tile_pad: int) -> list[Tile]:
     """Tiles of the image inside its mirrored border (:func:`pad_for_network`), in padded coordinates.
 
-    The cores cover only the image (rounded up to multiples of 4), as :func:`plan_tiles` splits it;
-    each window adds `tile_pad` of context and, where a core touches the image's edge, the whole
-    mirrored border, so edge pixels see the same context tiled or whole."""
-    e, (ph, pw) = EDGE_CONTEXT, padded
-    pad = _round_up(tile_pad)
+    The cores cover only the image (rounded up to multiples of 4), as :func:`plan_tiles` splits it.
+    Every window has the same shape: the largest core plus `tile_pad` of context on each side, or the
+    whole mirrored border where a core touches the image's edge (so edge pixels see the same context
+    tiled or whole); windows at the edges take the rest from further inside instead. Same-shaped
+    windows let the allocator reuse one window's freed blocks for the next: with windows of several
+    shapes the heap grew at each new shape (a 6 MP merge from 1.07 to 1.66 GB)."""
+    e, pad = EDGE_CONTEXT, _round_up(tile_pad)
+    tiles = plan_tiles(core[0], core[1], tile, tile_pad)
+    span_y = _span([(t.y0, t.y1) for t in tiles], core[0], padded[0], pad)
+    span_x = _span([(t.x0, t.x1) for t in tiles], core[1], padded[1], pad)
     shifted = []
-    for t in plan_tiles(core[0], core[1], tile, tile_pad):
-        y0, y1, x0, x1 = t.y0 + e, t.y1 + e, t.x0 + e, t.x1 + e
-        shifted.append(Tile(
-            y0, y1, x0, x1,
-            0 if t.y0 == 0 else max(0, y0 - pad), ph if t.y1 == core[0] else min(ph, y1 + pad),
-            0 if t.x0 == 0 else max(0, x0 - pad), pw if t.x1 == core[1] else min(pw, x1 + pad),
-        ))
+    for t in tiles:
+        wy0 = _window_start(t.y0, t.y1, core[0], padded[0], span_y, pad)
+        wx0 = _window_start(t.x0, t.x1, core[1], padded[1], span_x, pad)
+        shifted.append(Tile(t.y0 + e, t.y1 + e, t.x0 + e, t.x1 + e, wy0, wy0 + span_y, wx0, wx0 + span_x))
     return shifted
+
+
+def _span(cores: list[tuple[int, int]], length: int, padded: int, pad: int) -> int:
+    """The windows' extent along a side of `length` (`padded` with its border) cut into `cores`:
+    the largest core with the pad on one side and the border or the pad on the other (a core at the
+    image's edge has the border on that side); the whole padded side when one core spans it."""
+    if all(c0 == 0 and c1 == length for c0, c1 in cores):
+        return padded
+    return min(padded, max(c1 - c0 for c0, c1 in cores) + pad + max(pad, EDGE_CONTEXT))
+
+
+def _window_start(c0: int, c1: int, length: int, padded: int, span: int, pad: int) -> int:
+    """Where a window of `span` starts for the core [c0, c1) of a side of `length` (image
+    coordinates): at 0 or flush with the padded end for the first and last cores, so they hold the
+    mirrored border; else `pad` before the core, moved inward where the span would leave the image."""
+    if c0 == 0:
+        return 0
+    if c1 == length:
+        return padded - span
+    return max(0, min(c0 + EDGE_CONTEXT - pad, padded - span))
 
 
 def _tiles(tiles: list[Tile], progress: Progress | None) -> Iterator[Tile]:

@@ -59,8 +59,22 @@ def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride, 1)
 
 
+def _inference() -> bool:
+    """Whether autograd is off, so a temporary may be overwritten in place: each in-place step saves a
+    full-size buffer of the window (`benchmarks/tile_memory.py` measures the peak). Training keeps
+    the out-of-place forms autograd needs; only activations of a convolution's fresh output (which
+    the convolution's backward does not keep) are in place in both."""
+    return not torch.is_grad_enabled()
+
+
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
+    """Leaky ReLU (slope 0.1) of a temporary: x is a convolution's fresh output at every call."""
+    return F.leaky_relu(x, 0.1, inplace=_inference())
+
+
+def _add(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """y + x, written into the temporary y when autograd is off and no type promotion is needed."""
+    return y.add_(x) if _inference() and y.dtype == x.dtype else y + x
 
 
 def _up2(x: torch.Tensor) -> torch.Tensor:
@@ -82,10 +96,13 @@ class DCNPack(nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor, offset_feat: torch.Tensor) -> torch.Tensor:
-        o1, o2, m = torch.chunk(self.conv_offset_mask(offset_feat), 3, dim=1)
-        offset = torch.cat((o1, o2), dim=1)
+        # The predictor's channels are (dy, dx pairs of the first 9G) + (the next 9G) + (9G mask
+        # logits): the offsets are its first 18G channels as they stand, so they are a view.
+        om = self.conv_offset_mask(offset_feat)
+        split = om.shape[1] * 2 // 3
+        mask = om[:, split:].sigmoid_() if _inference() else torch.sigmoid(om[:, split:])
         return modulated_deform_conv2d(
-            x, offset, torch.sigmoid(m), self.weight, self.bias, padding=1, backend=self.backend
+            x, om[:, :split], mask, self.weight, self.bias, padding=1, backend=self.backend
         )
 
 
@@ -135,7 +152,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = _conv3(nf, nf)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        return _add(self.conv2(F.relu(self.conv1(x), inplace=True)), x)
 
 
 class Pyramid(nn.Module):
@@ -143,14 +160,15 @@ class Pyramid(nn.Module):
 
     def __init__(self, nf: int) -> None:
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv2d(3, nf, 1), nn.LeakyReLU(0.1))
+        self.conv1 = nn.Sequential(nn.Conv2d(3, nf, 1), nn.LeakyReLU(0.1, inplace=True))
         self.feature_extraction = nn.Sequential(ResidualBlock(nf))
         self.downsample1 = self._down(nf)
         self.downsample2 = self._down(nf)
 
     @staticmethod
     def _down(nf: int) -> nn.Sequential:
-        return nn.Sequential(_conv3(nf, nf, 2), nn.LeakyReLU(0.1), _conv3(nf, nf), nn.LeakyReLU(0.1))
+        return nn.Sequential(_conv3(nf, nf, 2), nn.LeakyReLU(0.1, inplace=True), _conv3(nf, nf),
+                             nn.LeakyReLU(0.1, inplace=True))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         l1 = self.feature_extraction(self.conv1(x))
@@ -167,7 +185,9 @@ class SpatialAttention(nn.Module):
         self.att2 = _conv3(2 * nf, nf)
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        a = F.leaky_relu(self.att1(torch.cat((x, ref), 1)), 0.01)
+        a = F.leaky_relu(self.att1(torch.cat((x, ref), 1)), 0.01, inplace=True)
+        if _inference():
+            return self.att2(a).sigmoid_().mul_(x) if x.dtype == a.dtype else x * torch.sigmoid(self.att2(a))
         return x * torch.sigmoid(self.att2(a))
 
 
@@ -188,8 +208,23 @@ class DRDB(nn.Module):
         self.dense_layers = nn.Sequential(*(DenseLayer(nf + i * growth, growth) for i in range(layers)))
         self.conv_1x1 = nn.Conv2d(nf + layers * growth, nf, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_1x1(self.dense_layers(x))
+    def forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, nf, H, W) -> (B, nf, H, W); without autograd written into `out` (a view of that
+        shape) when given."""
+        if not _inference():  # autograd takes neither out= nor the appended buffer
+            return x + self.conv_1x1(self.dense_layers(x))
+        # Without autograd the growing concatenation is one buffer that each layer appends to: the
+        # first c channels of a batch-1 tensor are contiguous, so every layer reads its input in
+        # place, where torch.cat would copy all earlier features again at every layer.
+        c = x.shape[1]
+        dense = x.new_empty(x.shape[0], self.conv_1x1.in_channels, *x.shape[2:])
+        dense[:, :c] = x
+        for layer in self.dense_layers:
+            cin = layer.conv.in_channels
+            dense[:, cin : cin + layer.conv.out_channels] = F.relu(layer.conv(dense[:, :cin]), inplace=True)
+        fused = self.conv_1x1(dense)
+        del dense
+        return torch.add(fused, x, out=out) if out is not None else _add(fused, x)
 
 
 RESIDUAL_FLOOR = 0.25  # a residual model's output is at least this share of its base (2 stops below)
@@ -210,7 +245,7 @@ class ADNet(nn.Module):
         nf, backend = config.nf, resolve_backend(deform_backend)
         self.config = config
         self.linear_power = linear_power(convention)
-        self.feat_exract = nn.Sequential(_conv3(3, nf), nn.ReLU())
+        self.feat_exract = nn.Sequential(_conv3(3, nf), nn.ReLU(inplace=True))
         self.att_module_l = SpatialAttention(nf)
         self.att_module_h = SpatialAttention(nf)
         self.pyramid_feats = Pyramid(nf)
@@ -220,7 +255,8 @@ class ADNet(nn.Module):
         self.RDB2 = DRDB(nf, config.growth, config.dense_layers)
         self.RDB3 = DRDB(nf, config.growth, config.dense_layers)
         self.conv2 = nn.Sequential(nn.Conv2d(3 * nf, nf, 1), _conv3(nf, nf))
-        self.post_conv = nn.Sequential(_conv3(nf, nf), nn.LeakyReLU(0.01), _conv3(nf, 3), nn.ReLU())
+        self.post_conv = nn.Sequential(_conv3(nf, nf), nn.LeakyReLU(0.01, inplace=True), _conv3(nf, 3),
+                                       nn.ReLU(inplace=True))
         if config.base == "none":
             # Start training with the final ReLU open: where it is closed no gradient flows at all.
             nn.init.constant_(self.post_conv[2].bias, 0.1)
@@ -251,12 +287,18 @@ class ADNet(nn.Module):
         del p2
         f0 = self.conv1(torch.cat((aligned1, att1, ref, f2, aligned3, att3), 1))
         del aligned1, att1, f2, aligned3, att3
-        r1 = self.RDB1(f0)
+        nf = f0.shape[1]
+        # Without autograd the blocks write their outputs into the one tensor conv2 reads.
+        blocks = f0.new_empty(f0.shape[0], 3 * nf, *f0.shape[2:]) if _inference() else None
+        slots = [None] * 3 if blocks is None else [blocks[:, i * nf : (i + 1) * nf] for i in range(3)]
+        r1 = self.RDB1(f0, out=slots[0])
         del f0
-        r2 = self.RDB2(r1)
-        r3 = self.RDB3(r2)
-        fused = self.conv2(torch.cat((r1, r2, r3), 1)) + ref
-        del r1, r2, r3, ref
+        r2 = self.RDB2(r1, out=slots[1])
+        r3 = self.RDB3(r2, out=slots[2])
+        blocks = torch.cat((r1, r2, r3), 1) if blocks is None else blocks
+        del r1, r2, r3, slots
+        fused = _add(self.conv2(blocks), ref)
+        del blocks, ref
         base = base_image(x1, x2, x3, self.config.base, self.linear_power)
         if base is None:
             return self.post_conv(fused)

@@ -96,8 +96,13 @@ def _sampling_grid(offset: torch.Tensor, g: int, kh: int, kw: int, h: int, w: in
     base_x = (2 * (ox.view(1, 1, wout) + kj.view(k, 1, 1)) + 1) / w - 1  # (K, 1, Wout)
     base_y = (2 * (oy.view(1, rows, 1) + ki.view(k, 1, 1)) + 1) / h - 1  # (K, rows, 1)
     off = offset.view(b, g, k, 2, rows, wout)  # channel g*2K + 2k + (0: dy, 1: dx)
-    grid = torch.stack((torch.add(base_x, off[:, :, :, 1], alpha=2 / w),
-                        torch.add(base_y, off[:, :, :, 0], alpha=2 / h)), dim=-1)
+    if torch.is_grad_enabled():
+        grid = torch.stack((torch.add(base_x, off[:, :, :, 1], alpha=2 / w),
+                            torch.add(base_y, off[:, :, :, 0], alpha=2 / h)), dim=-1)
+    else:  # each coordinate written straight into its place: no two temporaries, no stacking copy
+        grid = torch.empty(b, g, k, rows, wout, 2, dtype=ct, device=dev)
+        torch.add(base_x, off[:, :, :, 1], alpha=2 / w, out=grid[..., 0])
+        torch.add(base_y, off[:, :, :, 0], alpha=2 / h, out=grid[..., 1])
     return grid.view(b * g, k * rows, wout, 2)
 
 
@@ -125,10 +130,23 @@ def _deform_conv_torch(x, offset, mask, weight, bias, padding, dilation, g, hout
     # Sample in at least float32: a float16 grid cannot address pixels of a wide image exactly.
     xg = x.reshape(b * g, cin // g, h, w).to(torch.promote_types(x.dtype, torch.float32))
     rows = hout if x.device.type != "cpu" else max(1, CPU_BAND_PIXELS // wout)
-    bands = [_deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw,
-                          padding, dilation, r) for r in range(0, hout, rows)]
-    out = bands[0] if len(bands) == 1 else torch.cat(bands, dim=2)
-    return out if bias is None else out + bias.view(1, cout, 1, 1).to(out.dtype)
+    if rows >= hout:
+        out = _deform_band(xg, offset, mask, w2, kh, kw, padding, dilation, 0)
+    elif torch.is_grad_enabled():
+        out = torch.cat([_deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw,
+                                      padding, dilation, r) for r in range(0, hout, rows)], dim=2)
+    else:  # each band is written into the output as it is made: no list of bands, no second copy
+        out = None
+        for r in range(0, hout, rows):
+            band = _deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw,
+                                padding, dilation, r)
+            if out is None:  # the product's dtype (under autocast not necessarily x's)
+                out = band.new_empty(b, cout, hout, wout)
+            out[:, :, r : r + rows] = band
+    if bias is None:
+        return out
+    bias = bias.view(1, cout, 1, 1).to(out.dtype)
+    return out + bias if torch.is_grad_enabled() else out.add_(bias)
 
 
 def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor,

@@ -1,17 +1,21 @@
 """CPU speed and memory of `adnet merge` against a plain baseline measured in the same run.
 
 Run from the repository root:
-    python benchmarks/cpu_merge.py [--sizes 0.25,1,4] [--configs baseline,default,float32,...]
+    python benchmarks/cpu_merge.py [--model shipped|paper] [--sizes 0.25,1,4] [--configs baseline,default,...]
     python benchmarks/cpu_merge.py --quality       # bf16 vs float32 PSNR-mu, shipped weights, validation set
     python benchmarks/cpu_merge.py --24mp          # one 6000x4000 bracket through the `adnet merge` CLI
+    python benchmarks/cpu_merge.py --startup       # `adnet merge` of a tiny bracket against `import torch`
 
-Every (config, size) runs in a fresh subprocess so its peak RSS is its own; speed runs use random
-weights on a synthetic bracket (speed does not depend on the weights). Printed per run: seconds per
-megapixel, peak RSS of the process doing the work, the ratio of its s/MP to the baseline's, the
-fraction of the compute floor it reaches (the network's FLOPs at the 3x3-conv rate measured in this
-run, fp32 or bf16 to match the run), and its max |difference| to the baseline's output relative to
-the output's peak. The baseline is a plain eager port: float32, whole image, the simplest
-grid_sample deformable convolution (kept below), glibc's default allocator.
+`--model shipped` runs the shipped weights (their width, nf 32); `paper` the published width (nf 64)
+with random weights (speed does not depend on the weights). Every (config, size) runs in a fresh
+subprocess so its peak RSS is its own, on a synthetic bracket. Printed per run: seconds per
+megapixel, peak RSS of the process doing the work, the ratio of its s/MP to the baseline's, its
+s/MP over the compute floor measured in this run (`benchmarks/floor.py`: the network's
+convolutions alone, each in its faster layout, in the run's dtype), and its max |difference| to the
+baseline's output relative to the output's peak. The baseline is a plain eager port: float32, whole
+image, the autograd path's out-of-place concatenations and additions, the simplest grid_sample
+deformable convolution (kept below), glibc's default allocator. `before-tiles` is the tiling of the
+previous default: 32 px of context and the largest tile whose window fits the CPU budget.
 """
 
 from __future__ import annotations
@@ -32,14 +36,11 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from adnet_cli import model as model_module  # noqa: E402
 from adnet_cli import ops  # noqa: E402
-from adnet_cli.inference import MergeOptions, merge  # noqa: E402
-from adnet_cli.model import ADNet  # noqa: E402
-from adnet_cli.runtime import (  # noqa: E402
-    keep_freed_memory,  # noqa: E402
-    precision_label,
-    resolve_precision,
-)
+from adnet_cli.inference import CPU_WINDOW_BYTES, MergeOptions, merge, window_bytes_per_pixel  # noqa: E402
+from adnet_cli.runtime import keep_freed_memory, native_bf16, precision_label, resolve_precision  # noqa: E402
+from benchmarks.floor import describe, floors, model_of  # noqa: E402
 from tests.helpers import randomise, synthetic_bracket  # noqa: E402
 
 # name -> (MergeOptions fields, with the precision by name; keep freed memory; baseline deform op)
@@ -51,8 +52,11 @@ CONFIGS: dict[str, tuple[dict, bool, bool]] = {
     "whole-image": ({"tile": 0}, True, False),
     "no-allocator": ({}, False, False),
     "tta": ({"tta": True}, True, False),
+    "before-tiles": ({"tile_pad": 32}, True, False),  # the tiles of the previous default (see worker)
 }
+PREVIOUS_PAD = 32  # the context the default had before it was measured (benchmarks/tile_pad.py)
 SIDES = {0.25: (512, 512), 1.0: (1024, 1024), 4.0: (2048, 2048)}
+FLOOR_SIDE = 384  # about the default window (a 384 px tile and its context)
 # A whole-image window needs 5-12 KB per pixel: 4 MP would need 20-50 GB.
 WHOLE_IMAGE_MAX_MP = 1.0
 
@@ -77,17 +81,22 @@ def baseline_deform_conv(x, offset, mask, weight, bias, padding, dilation, g, ho
     return out.view(b, cout, hout, wout) + bias.view(1, cout, 1, 1)
 
 
-def worker(config: str, height: int, width: int, out_path: str) -> None:
+def worker(config: str, model_name: str, height: int, width: int, out_path: str) -> None:
     """Run one merge in this process and print a JSON line with its time and peak RSS."""
-    fields, allocator, plain_op = CONFIGS[config]
+    fields, allocator, plain = CONFIGS[config]
     if allocator:
         keep_freed_memory()
-    if plain_op:
+    if plain:
         ops._deform_conv_torch = baseline_deform_conv
-    model = randomise(ADNet(deform_backend="torch"))
+        model_module._inference = lambda: False  # the out-of-place forms, as a plain port has them
+    model = model_of(model_name)
+    model = randomise(model) if model_name == "paper" else model
     frames, times = synthetic_bracket(height, width)
     cpu, fields = torch.device("cpu"), dict(fields)
     dtype = resolve_precision(fields.pop("precision", "auto"), cpu)
+    if config == "before-tiles":  # the previous rule: the largest window in the budget, pad 32
+        side = int((CPU_WINDOW_BYTES / window_bytes_per_pixel(cpu, dtype, model.config.nf)) ** 0.5)
+        fields["tile"] = (side - 2 * PREVIOUS_PAD) // 64 * 64
     options = MergeOptions(**fields, dtype=dtype)
     merge(model, frames[:, :64, :64], times, "kalantari", cpu, options)  # warm-up: oneDNN kernels, weight casts
     start = time.perf_counter()
@@ -98,44 +107,16 @@ def worker(config: str, height: int, width: int, out_path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "dtype": precision_label(options.dtype)}))
 
 
-def network_gflop_per_mp() -> float:
-    """FLOPs of one forward per megapixel: every convolution plus the deformable convs' products."""
-    model, flop = ADNet(deform_backend="torch"), [0.0]
-
-    def count(module, inputs, output):
-        weight = module.weight
-        flop[0] += 2 * weight[0].numel() * output.shape[-1] * output.shape[-2] * output.shape[1]
-
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d) or type(module).__name__ == "DCNPack":
-            module.register_forward_hook(count)
-    side = 256
-    with torch.inference_mode():
-        model(*(torch.rand(1, 6, side, side) for _ in range(3)))
-    return flop[0] / (side * side / 1e6) / 1e9
-
-
-def conv_gflops(dtype: torch.dtype) -> float:
-    """Measured rate of a 3x3 64->64 convolution on a 256x256 map (the network's commonest layer)."""
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
-    x = torch.randn(1, 64, 256, 256)
-    flop = 2 * 64 * 64 * 9 * 256 * 256
-    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-        conv(x)
-        best = min(_timed(lambda: conv(x)) for _ in range(5))
-    return flop / best / 1e9
-
-
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
-def _run(config: str, mp: float, tmp: Path) -> dict | None:
+def _run(config: str, model_name: str, mp: float, tmp: Path) -> dict | None:
     height, width = SIDES[mp]
     out = tmp / f"{config}-{mp}.npy"
-    cmd = [sys.executable, __file__, "--worker", config, str(height), str(width), str(out)]
+    cmd = [sys.executable, __file__, "--worker", config, model_name, str(height), str(width), str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"{config} at {mp} MP failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -145,14 +126,14 @@ def _run(config: str, mp: float, tmp: Path) -> dict | None:
     return result
 
 
-def speed_table(sizes: list[float], configs: list[str]) -> None:
+def speed_table(model_name: str, sizes: list[float], configs: list[str], bf16_floor: bool) -> None:
     keep_freed_memory()
-    gflop = network_gflop_per_mp()
-    rates = {"float32": conv_gflops(torch.float32), "bfloat16": conv_gflops(torch.bfloat16)}
-    print(f"network: {gflop / 1000:.2f} TFLOP per MP; 3x3 64->64 conv: {rates['float32']:.0f} GFLOP/s fp32, "
-          f"{rates['bfloat16']:.0f} GFLOP/s bf16 -> floors {gflop / rates['float32']:.1f} / "
-          f"{gflop / rates['bfloat16']:.1f} s/MP; {torch.get_num_threads()} threads")
-    print(f"{'MP':>5} {'config':<13} {'s/MP':>6} {'x base':>7} {'floor':>6} {'peak MB':>8} {'max diff':>9}")
+    model = model_of(model_name)
+    floor = floors(model, FLOOR_SIDE, ("float32", "bfloat16") if native_bf16() or bf16_floor else ("float32",))
+    print(f"{model_name} network (nf {model.config.nf}), {torch.get_num_threads()} threads, native bf16: "
+          f"{native_bf16()}; floor at a {FLOOR_SIDE} px window:\n{describe(floor)}")
+    best = min(v for k, v in floor.items() if k.endswith("/best"))
+    print(f"{'MP':>5} {'config':<13} {'s/MP':>6} {'x base':>7} {'/floor':>6} {'/best':>6} {'peak MB':>8} {'max diff':>9}")
     base_rate, ref = None, None
     with tempfile.TemporaryDirectory() as tmp:
         for mp in sizes:
@@ -160,7 +141,10 @@ def speed_table(sizes: list[float], configs: list[str]) -> None:
                 if CONFIGS[config][0].get("tile") == 0 and mp > WHOLE_IMAGE_MAX_MP:
                     print(f"{mp:>5} {config:<13} not run: a whole-image window of {mp:g} MP needs > 20 GB")
                     continue
-                r = _run(config, mp, Path(tmp))
+                if CONFIGS[config][0].get("precision") == "bfloat16" and not native_bf16() and mp > 0.25:
+                    print(f"{mp:>5} {config:<13} not run: bfloat16 is emulated on this CPU (see the floor)")
+                    continue
+                r = _run(config, model_name, mp, Path(tmp))
                 if r is None:
                     continue
                 rate = r["seconds"] / mp
@@ -169,15 +153,16 @@ def speed_table(sizes: list[float], configs: list[str]) -> None:
                 elif ref is not None and ref.shape[0] != SIDES[mp][0]:
                     ref = None  # the baseline did not run at this size
                 tta = 4 if CONFIGS[config][0].get("tta") else 1
-                floor = gflop * tta / rates[r["dtype"]] / rate
+                over = rate / (floor.get(f"{r['dtype']}/best", float("nan")) * tta)
                 ratio = f"{base_rate / rate:.2f}" if base_rate else "-"
                 diff = "-" if ref is None or tta > 1 else \
                     f"{np.abs(np.load(r['out']) - ref).max() / np.abs(ref).max():.1e}"
-                print(f"{mp:>5} {config:<13} {rate:>6.1f} {ratio:>7} {floor:>6.2f} {r['peak_mb']:>8.0f} {diff:>9}",
-                      flush=True)
+                print(f"{mp:>5} {config:<13} {rate:>6.1f} {ratio:>7} {over:>6.2f} {rate / (best * tta):>6.2f}"
+                      f" {r['peak_mb']:>8.0f} {diff:>9}", flush=True)
     print("x base: the baseline's s/MP over this s/MP, against the baseline at the same size, or at the largest"
-          " size it ran (its s/MP only grows with size); floor: share of the conv-rate floor reached;"
-          " max diff: max |this - baseline| / max |baseline|")
+          " size it ran (its s/MP only grows with size); /floor: this s/MP over the best-layout floor of its"
+          " dtype; /best: over the lowest floor of any dtype and layout; max diff: max |this - baseline| /"
+          " max |baseline|")
 
 
 def quality() -> None:
@@ -230,16 +215,36 @@ def big(height: int = 4000, width: int = 6000) -> None:
           f"({seconds / (height * width / 1e6):.1f} s/MP), peak RSS {peak:.0f} MB, {status}")
 
 
+def startup(runs: int = 5) -> None:
+    """Seconds from the command to its result for a 64 x 64 bracket (start-up dominates: imports,
+    weights, planning, writing), against `python -c "import torch"` alone; the best of `runs`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, __file__, "--write-bracket", tmp, "64", "64"], check=True)
+        names = [f"{tmp}/{name}.png" for name in ("short", "medium", "long")]
+        adnet = str(Path(sys.executable).with_name("adnet"))
+        commands = {"import torch": [sys.executable, "-c", "import torch"],
+                    "adnet merge 64x64": [adnet, "merge", *names, "-e", "1,4,16", "-o", f"{tmp}/o.exr",
+                                          "--preview", f"{tmp}/o.png", "--quiet", "--overwrite"],
+                    "adnet --help": [adnet, "--help"]}
+        for label, cmd in commands.items():
+            best = min(_timed(lambda: subprocess.run(cmd, check=True, capture_output=True)) for _ in range(runs))
+            print(f"{label:<18} {best:.2f} s (best of {runs})")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
         return
     if sys.argv[1:2] == ["--write-bracket"]:
         write_bracket(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="0.25,1,4", help="megapixels, from 0.25, 1, 4")
-    parser.add_argument("--configs", default="baseline,default,float32,whole-image,no-allocator")
+    parser.add_argument("--configs", default="baseline,default,before-tiles,whole-image,no-allocator,bfloat16")
+    parser.add_argument("--model", default="shipped", choices=("shipped", "paper"))
+    parser.add_argument("--startup", action="store_true", help="time to merge a tiny bracket vs import torch")
+    parser.add_argument("--bf16-floor", action="store_true",
+                        help="measure the bfloat16 floor on a CPU without bf16 instructions too (minutes: it is emulated)")
     parser.add_argument("--quality", action="store_true", help="bf16 vs float32 on the validation set")
     parser.add_argument("--24mp", dest="big", action="store_true", help="one 6000x4000 bracket via the CLI")
     args = parser.parse_args()
@@ -247,8 +252,10 @@ def main() -> None:
         quality()
     elif args.big:
         big()
+    elif args.startup:
+        startup()
     else:
-        speed_table([float(s) for s in args.sizes.split(",")], args.configs.split(","))
+        speed_table(args.model, [float(s) for s in args.sizes.split(",")], args.configs.split(","), args.bf16_floor)
 
 
 if __name__ == "__main__":

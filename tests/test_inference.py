@@ -7,7 +7,8 @@ import pytest
 import torch
 from helpers import synthetic_bracket
 
-from adnet_cli import runtime
+from adnet_cli import inference, runtime
+from adnet_cli.choices import DEFAULT_TILE_PAD
 from adnet_cli.errors import DeviceError
 from adnet_cli.inference import (
     EDGE_CONTEXT,
@@ -17,6 +18,7 @@ from adnet_cli.inference import (
     merge,
     network_tiles,
     pad_for_network,
+    padded_window,
     plan_tiles,
     tta_apply,
     tta_invert,
@@ -64,6 +66,37 @@ def test_tta_is_the_mean_of_four_hand_inverted_runs(random_model):
     assert np.abs(tta - run(frames)).max() > 1e-6  # the random network is not flip-invariant
 
 
+@pytest.mark.parametrize("shape", [(37, 53), (5, 7), (4, 4), (64, 48), (5, 53)])
+def test_windows_read_from_the_frames_equal_windows_of_the_padded_image(shape):
+    """merge() reads each window's mirrored border from the frames themselves (padded_window); the
+    reference is the whole image padded by pad_for_network, reflected or, when too small, repeated."""
+    frames = np.random.default_rng(0).integers(0, 255, (3, *shape, 3), dtype=np.uint8)
+    padded = pad_for_network(frames)
+    core = (padded.shape[1] - 2 * EDGE_CONTEXT, padded.shape[2] - 2 * EDGE_CONTEXT)
+    for tile in (0, 8, 12, 20):
+        for t in network_tiles(core, padded.shape[1:3], tile, 4):
+            np.testing.assert_array_equal(padded_window(frames, t), padded[:, t.wy0 : t.wy1, t.wx0 : t.wx1])
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "pad"),
+                         [(1000, 1500, 384, 12), (97, 131, 32, 4), (64, 40, 48, 12), (300, 300, 0, 12), (300, 200, 0, 0)])
+def test_windows_are_alike_and_hold_their_core_with_its_context(height, width, tile, pad):
+    """Every window has one shape (so the allocator reuses its blocks), lies inside the padded image,
+    and holds its core with at least `pad` of context on every side that is not the image's edge,
+    and the whole mirrored border on every side that is."""
+    core = (-(-height // 4) * 4, -(-width // 4) * 4)
+    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)
+    tiles = network_tiles(core, padded, tile, pad)
+    assert len({(t.wy1 - t.wy0, t.wx1 - t.wx0) for t in tiles}) == 1
+    for t in tiles:
+        assert 0 <= t.wy0 and t.wy1 <= padded[0] and 0 <= t.wx0 and t.wx1 <= padded[1]
+        assert t.wy0 == 0 if t.y0 == EDGE_CONTEXT else t.wy0 <= t.y0 - pad
+        assert t.wy1 == padded[0] if t.y1 == core[0] + EDGE_CONTEXT else t.wy1 >= t.y1 + pad
+        assert t.wx0 == 0 if t.x0 == EDGE_CONTEXT else t.wx0 <= t.x0 - pad
+        assert t.wx1 == padded[1] if t.x1 == core[1] + EDGE_CONTEXT else t.wx1 >= t.x1 + pad
+        assert all(v % 4 == 0 for v in (t.wy0, t.wy1, t.wx0, t.wx1))
+
+
 def test_pad_for_network_mirrors_context_and_keeps_content():
     frames = np.random.default_rng(0).random((3, 29, 33, 3)).astype(np.float32)
     e = EDGE_CONTEXT
@@ -107,9 +140,9 @@ def test_tile_cores_are_as_few_and_as_even_as_possible(length, tile):
     assert all(t.wy0 == max(0, t.y0 - 32) and t.wy1 == min(length, t.y1 + 32) for t in tiles)
 
 
-@pytest.mark.parametrize("pad", [16, 32])
+@pytest.mark.parametrize("pad", [DEFAULT_TILE_PAD, 16, 32])
 def test_tiled_matches_whole_image(random_model, pad):
-    """benchmarks/tile_pad.py prints the full curve; at pad >= 16 the difference is float noise."""
+    """benchmarks/tile_pad.py prints the full curve; from pad 12 the difference is float noise."""
     frames, times = synthetic_bracket(96, 136)
     whole = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, **FP32))
     tiled = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=48, tile_pad=pad, **FP32))
@@ -153,6 +186,37 @@ def test_odd_sizes_come_back_at_their_own_size(random_model, tile):
 def test_default_tile_is_bounded_and_a_multiple_of_64():
     tile = default_tile(CPU, 32)
     assert 128 <= tile <= 2048 and tile % 64 == 0
+
+
+@pytest.mark.parametrize("nf", [32, 64])
+@pytest.mark.parametrize("pad", [DEFAULT_TILE_PAD, 13, 32, 34, 64])
+def test_default_windows_keep_most_of_what_they_compute(monkeypatch, nf, pad):
+    """With memory to spare, at least 80 % of every default window is its tile's core, whatever the
+    pad (as the tiles use it, rounded up to a multiple of 4); with too little, the window stays
+    within a quarter of what is free."""
+    pad4 = -(-pad // 4) * 4
+    monkeypatch.setattr(inference, "free_memory_bytes", lambda device: 64 << 30)
+    tile = default_tile(CPU, pad, torch.float32, nf)
+    assert (tile / (tile + 2 * pad4)) ** 2 >= inference.MIN_KEPT_SHARE
+    monkeypatch.setattr(inference, "free_memory_bytes", lambda device: 1 << 30)
+    tile = default_tile(CPU, pad, torch.float32, nf)
+    assert tile == 128 or (tile + 2 * pad4) ** 2 * inference.window_bytes_per_pixel(CPU, torch.float32, nf) <= 256 << 20
+
+
+def test_the_default_pad_tiles_the_shipped_weights_seamlessly():
+    """The default pad was chosen with the shipped weights on a moving bracket (benchmarks/tile_pad.py
+    prints the curve): tiled and whole agree to 1e-4 of the peak there, and without context do not."""
+    from adnet_cli.simulate import SimulatorConfig, simulate
+    from adnet_cli.weights import load_weights
+
+    loaded = load_weights(None, deform_backend="torch")
+    sample = simulate(7, SimulatorConfig(size=96, width=136, static_prob=0.0, max_shift=16.0))
+    times = tuple(float(t) for t in sample.exposures)
+    run = lambda tile, pad: merge(loaded.model, sample.ldrs, times, loaded.convention, CPU,  # noqa: E731
+                                  MergeOptions(tile=tile, tile_pad=pad, **FP32))
+    whole = run(0, 0)
+    assert np.abs(run(40, DEFAULT_TILE_PAD) - whole).max() / np.abs(whole).max() < 1e-4
+    assert np.abs(run(40, 0) - whole).max() / np.abs(whole).max() > 1e-3
 
 
 def test_resolve_device():

@@ -143,6 +143,64 @@ def test_original_checkpoint_gives_the_documented_forward(original_state):
     torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("base", ["none", "deghost"])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_the_in_place_inference_path_gives_what_the_autograd_path_gives(original_state, monkeypatch, base, batch):
+    """Without autograd the forward overwrites temporaries and appends the dense blocks' features to
+    one buffer (`model._inference`); with it, the out-of-place forms training needs. Both must agree,
+    with the deformable convs in several row bands (as in a real window) and a batch of 2, whose
+    channel slices are not contiguous."""
+    from adnet_cli import ops
+
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 3 * 28)
+    model = ADNet(ADNetConfig(base=base), deform_backend="torch").eval()
+    model.load_state_dict(original_state, strict=True)
+    gen = torch.Generator().manual_seed(3)
+    xs = [torch.rand(batch, 6, 20, 28, generator=gen) for _ in range(3)]
+    kept = [x.clone() for x in xs]
+    with torch.no_grad():
+        fast = model(*xs)
+    slow = model(*xs)
+    assert slow.requires_grad and slow.abs().max() > 1e-3
+    torch.testing.assert_close(fast, slow.detach(), rtol=1e-6, atol=1e-7)
+    assert all(torch.equal(x, k) for x, k in zip(xs, kept))  # the inputs are never overwritten
+
+
+def test_in_place_and_autograd_paths_agree_under_bfloat16_autocast(monkeypatch):
+    """The in-place forms keep autocast's dtypes: bf16 temporaries are written into bf16 buffers and
+    nothing is promoted differently (a small width: bf16 is emulated on CPUs without it)."""
+    from adnet_cli import ops
+
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 3 * 28)
+    model = ADNet(ADNetConfig(nf=16, growth=8, dense_layers=2, groups=2, base="deghost"), deform_backend="torch")
+    torch.nn.init.normal_(model.post_conv[2].weight, std=0.05)  # a live residual
+    gen = torch.Generator().manual_seed(4)
+    xs = [torch.rand(1, 6, 20, 28, generator=gen) for _ in range(3)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.no_grad():
+            fast = model.eval()(*xs)
+        slow = model(*xs).detach()
+    assert fast.dtype == slow.dtype == torch.float32  # the residual's sum is taken with the float32 base
+    torch.testing.assert_close(fast, slow, rtol=0, atol=0)
+
+
+def test_training_gradients_equal_the_functional_readings(original_state):
+    """Backward through the training path (in-place activations on fresh convolution outputs only)
+    gives every parameter the gradient the out-of-place functional reading gives it."""
+    model = ADNet(deform_backend="torch")
+    model.load_state_dict(original_state, strict=True)
+    state = {name: t.clone().requires_grad_(True) for name, t in original_state.items()}
+    gen = torch.Generator().manual_seed(5)
+    xs = [torch.rand(1, 6, 12, 16, generator=gen) for _ in range(3)]
+    weight = torch.rand(1, 3, 12, 16, generator=gen)
+    (model(*xs) * weight).sum().backward()
+    (functional_adnet(state, *xs) * weight).sum().backward()
+    grads = dict(model.named_parameters())
+    assert sum(int(g.grad.abs().max() > 0) for g in grads.values()) > 100  # nearly all of the 110 learn
+    for name, p in grads.items():
+        torch.testing.assert_close(p.grad, state[name].grad, rtol=1e-4, atol=1e-7, msg=name)
+
+
 def test_offsets_reach_the_deformable_convs(original_state):
     """Perturbing an offset predictor changes the output: the DCN packs are wired in."""
     model = ADNet(deform_backend="torch").eval()

@@ -83,12 +83,28 @@ def test_matches_slow_reference(b, kh, kw, padding, dilation, bias):
     torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("autograd", [True, False], ids=["autograd", "inference"])
 @pytest.mark.parametrize("band_pixels", [1, 7, 13])
-def test_cpu_row_bands_match_slow_reference(monkeypatch, band_pixels):
-    """The CPU path splits the output into bands of rows; bands of 1, 1 and 2 rows here (wout 6)."""
+def test_cpu_row_bands_match_slow_reference(monkeypatch, band_pixels, autograd):
+    """The CPU path splits the output into bands of rows; bands of 1, 1 and 2 rows here (wout 6).
+    With autograd the bands are concatenated, without it written into one output in place."""
     x, offset, mask, weight, bias = _inputs(2, 4, 3, 5, 6, 2, 3, 3, 1, 1)
     monkeypatch.setattr(ops, "CPU_BAND_PIXELS", band_pixels)
-    got = ops.modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1)
+    with torch.set_grad_enabled(autograd):
+        got = ops.modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1)
+    torch.testing.assert_close(got, _reference(x, offset, mask, weight, bias, 1, 1), atol=1e-10, rtol=0)
+
+
+def test_offsets_and_mask_may_be_channel_views_of_one_prediction(monkeypatch):
+    """DCNPack passes the offsets and mask as slices of its predictor's output, not copies: with a
+    batch of 2 those views are not contiguous."""
+    x, offset, mask, weight, bias = _inputs(2, 4, 3, 5, 6, 2, 3, 3, 1, 1)
+    monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 12)
+    prediction = torch.cat((offset, mask), 1)
+    assert not prediction[:, : offset.shape[1]].is_contiguous()
+    with torch.no_grad():
+        got = ops.modulated_deform_conv2d(x, prediction[:, : offset.shape[1]], prediction[:, offset.shape[1] :],
+                                          weight, bias, padding=1)
     torch.testing.assert_close(got, _reference(x, offset, mask, weight, bias, 1, 1), atol=1e-10, rtol=0)
 
 
