@@ -186,8 +186,8 @@ class SpatialAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         a = F.leaky_relu(self.att1(torch.cat((x, ref), 1)), 0.01, inplace=True)
-        if _inference():
-            return self.att2(a).sigmoid_().mul_(x) if x.dtype == a.dtype else x * torch.sigmoid(self.att2(a))
+        if _inference() and x.dtype == a.dtype:
+            return self.att2(a).sigmoid_().mul_(x)
         return x * torch.sigmoid(self.att2(a))
 
 

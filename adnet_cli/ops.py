@@ -130,19 +130,22 @@ def _deform_conv_torch(x, offset, mask, weight, bias, padding, dilation, g, hout
     # Sample in at least float32: a float16 grid cannot address pixels of a wide image exactly.
     xg = x.reshape(b * g, cin // g, h, w).to(torch.promote_types(x.dtype, torch.float32))
     rows = hout if x.device.type != "cpu" else max(1, CPU_BAND_PIXELS // wout)
-    if rows >= hout:
-        out = _deform_band(xg, offset, mask, w2, kh, kw, padding, dilation, 0)
+    starts = range(0, hout, rows)
+
+    def band(r: int) -> torch.Tensor:
+        return _deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw, padding, dilation, r)
+
+    if len(starts) == 1:
+        out = band(0)
     elif torch.is_grad_enabled():
-        out = torch.cat([_deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw,
-                                      padding, dilation, r) for r in range(0, hout, rows)], dim=2)
+        out = torch.cat([band(r) for r in starts], dim=2)
     else:  # each band is written into the output as it is made: no list of bands, no second copy
-        out = None
-        for r in range(0, hout, rows):
-            band = _deform_band(xg, offset[:, :, r : r + rows], mask[:, :, r : r + rows], w2, kh, kw,
-                                padding, dilation, r)
-            if out is None:  # the product's dtype (under autocast not necessarily x's)
-                out = band.new_empty(b, cout, hout, wout)
-            out[:, :, r : r + rows] = band
+        first = band(0)
+        out = first.new_empty(b, cout, hout, wout)  # the product's dtype (under autocast not x's)
+        out[:, :, :rows] = first
+        del first
+        for r in starts[1:]:
+            out[:, :, r : r + rows] = band(r)
     if bias is None:
         return out
     bias = bias.view(1, cout, 1, 1).to(out.dtype)

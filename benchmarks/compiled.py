@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = {4: (2048, 2048), 24: (4000, 6000)}
 
 
-def default_windows(height: int, width: int) -> int:
-    """Windows `adnet merge` runs for an image of this size with the shipped weights' defaults."""
+def default_windows(sizes: dict[int, tuple[int, int]]) -> dict[int, int]:
+    """Windows `adnet merge` runs for images of these sizes with the shipped weights' defaults."""
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -40,7 +40,7 @@ def default_windows(height: int, width: int) -> int:
     cpu = torch.device("cpu")
     nf = load_weights(None).model.config.nf
     tile = default_tile(cpu, DEFAULT_TILE_PAD, resolve_precision("auto", cpu), nf)
-    return len(plan_tiles(height, width, tile, DEFAULT_TILE_PAD))
+    return {size: len(plan_tiles(*shape, tile, DEFAULT_TILE_PAD)) for size, shape in sizes.items()}
 
 
 def worker(mode: str, side: int) -> None:
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--modes", default="eager,jit-freeze,compile")
     args = parser.parse_args()
     mp = args.side**2 / 1e6
-    windows = {size: default_windows(*shape) for size, shape in SIZES.items()}
+    windows = default_windows(SIZES)
     print(f"windows of a default merge: {windows[4]} at 4 MP, {windows[24]} at 24 MP")
     print(f"{'mode':<11} {'first s':>8} {'warm s/MP':>10} {'max diff':>9} {'4 MP s/MP':>10} {'24 MP s/MP':>11}")
     for mode in args.modes.split(","):
