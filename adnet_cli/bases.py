@@ -1,34 +1,64 @@
 """The parameter-free base images a residual ADNet corrects (``ADNetConfig.base``).
 
-Each is a pixelwise (or, for ``deghost``, 5 x 5-local) function of the network's inputs, so it commutes
-with tiling (windows carry context) and with the TTA flips and transposes.
+Each is a pixelwise (or, for ``deghost`` and ``optimal``, 5 x 5-local) function of the network's
+inputs and, for ``optimal``, of a :class:`BracketContext` estimated once from the whole bracket; so
+each commutes with tiling (windows carry context) and with the TTA flips and transposes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
-import torch.nn.functional as F
 
 from adnet_cli.choices import BASES
+from adnet_cli.gating import BLACK_FROM, BLACK_FULL, CLIPPED, agreement, box_mean, smoothstep
+from adnet_cli.optimal import OptimalMerge, estimate_maps, optimal_merge
+from adnet_cli.preprocess import GAMMA, Convention
 
 # Reference-frame LDR levels (max over channels) where the merge base hands over to another frame:
 # from SHORT_FROM up to SHORT_FULL the short frame takes over (the reference nears clipping); from
 # LONG_FROM down to LONG_FULL the long frame does (the reference sinks into noise and quantisation).
 SHORT_FROM, SHORT_FULL = 0.70, 0.95
 LONG_FROM, LONG_FULL = 0.25, 0.05
-# The deghost base trusts a non-reference frame only where its local mean (GATE_WINDOW px square)
-# agrees with the reference's: |a - b| / (a + b) up to GATE_FROM (a ratio of 1.22) fully, from
-# GATE_FULL (a ratio of 1.5) not at all. Local means, because the reference is noisy exactly where
-# the long frame is wanted; moving content differs by far more than noise.
-GATE_WINDOW = 5
-GATE_FROM, GATE_FULL = 0.1, 0.2
-CLIPPED = 0.97  # an LDR value (max over channels) from which a pixel counts as clipped
-BLACK_FROM, BLACK_FULL = 0.06, 0.15  # reference LDR levels below which its disagreement stops counting
 
 
-def _smoothstep(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return x * x * (3 - 2 * x)
+@dataclass(frozen=True)
+class BracketContext:
+    """What the ``optimal`` base knows of the whole bracket beside a window's pixels.
+
+    scales: (B, 3) float32, each frame's linear radiance per unit of linear signal, in the linear
+    form of the network's output domain (so ``scales[:, i] * ldr_i**gamma`` is frame i's estimate).
+    gamma: (B,) float32, the exponent taking a frame's LDR values to linear signal.
+    maps: (B, 3, 3, optimal.LEVELS) intensity maps of the whole image (:func:`optimal.estimate_maps`),
+    or None to estimate them from the window itself (right only where the window is the whole image)."""
+
+    scales: torch.Tensor
+    gamma: torch.Tensor
+    maps: torch.Tensor | None = None
+
+
+def bracket_context(ldrs: torch.Tensor, exposures: Sequence[float] | torch.Tensor, convention: Convention,
+                    gamma: float | torch.Tensor | None = None, maps: torch.Tensor | bool | None = None) -> BracketContext:
+    """The context of a bracket as `adnet_cli.preprocess.build_inputs` encodes it with the same arguments.
+
+    ldrs: (B, 3, 3, H, W) in [0, 1] short, medium, long. exposures: (3,) or (B, 3) times. gamma: the
+    inputs' gamma (None: the convention's). maps: given, or True to estimate them from `ldrs` here
+    (the whole image), or None to leave them to each window. kalantari: channels 3-5 are
+    ``ldr**g * t0 / t_i``; ntire: their 2.24th power is ``ldr**2.24 * (t1 / t_i)**(2.24 / g)``."""
+    b = ldrs.shape[0]
+    t = torch.as_tensor(exposures, dtype=torch.float64).cpu().reshape(-1, 3).expand(b, 3)
+    g = torch.as_tensor(GAMMA[convention] if gamma is None else gamma, dtype=torch.float64).cpu().reshape(-1).expand(b)
+    if convention == "kalantari":
+        scales, power = t[:, :1] / t, g
+    else:
+        power = torch.full_like(g, GAMMA["ntire"])
+        scales = (t[:, 1:2] / t) ** (power / g).unsqueeze(1)
+    if maps is True:
+        maps = estimate_maps(ldrs, 1)
+    return BracketContext(scales.float().to(ldrs.device), power.float().to(ldrs.device),
+                          maps if isinstance(maps, torch.Tensor) else None)
 
 
 def merge_weights(ref_ldr: torch.Tensor, long_ldr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -40,35 +70,35 @@ def merge_weights(ref_ldr: torch.Tensor, long_ldr: torch.Tensor) -> tuple[torch.
     where the reference is dark, unless the long frame is itself near clipping there.
     """
     v = ref_ldr.amax(1, keepdim=True)
-    short = _smoothstep((v - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
-    long_ok = 1 - _smoothstep((long_ldr.amax(1, keepdim=True) - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
-    long = _smoothstep((LONG_FROM - v) / (LONG_FROM - LONG_FULL)) * long_ok
+    short = smoothstep((v - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
+    long_ok = 1 - smoothstep((long_ldr.amax(1, keepdim=True) - SHORT_FROM) / (SHORT_FULL - SHORT_FROM))
+    long = smoothstep((LONG_FROM - v) / (LONG_FROM - LONG_FULL)) * long_ok
     return short, 1 - short - long, long
 
 
-def _box(x: torch.Tensor) -> torch.Tensor:
-    return F.avg_pool2d(x, GATE_WINDOW, 1, GATE_WINDOW // 2, count_include_pad=False)
+def optimal_base(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, context: BracketContext) -> OptimalMerge:
+    """The ``optimal`` base of three network inputs, its radiance still linear (see `adnet_cli.optimal`)."""
+    ldrs = torch.stack((x1[:, :3], x2[:, :3], x3[:, :3]), 1)
+    return optimal_merge(ldrs, context.scales, context.gamma, 1, context.maps)
 
 
-def agreement(frame: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor, one_sided: bool = False,
-              linear_power: float = 1.0) -> torch.Tensor:
-    """How far `frame` can be trusted where it overlaps `ref`: (B, 1, H, W) in [0, 1], 1 = agrees.
+def _encoded(radiance: torch.Tensor, linear_power: float) -> torch.Tensor:
+    return radiance if linear_power == 1.0 else radiance.clamp(min=0) ** (1 / linear_power)
 
-    frame, ref: (B, 3, H, W) HDR-domain channels (one radiance scale), linear after ``** linear_power``
-    (1 for kalantari, 2.24 for ntire), so the thresholds mean the same ratios of light in both;
-    valid: (B, 1, H, W) 1 on the pixels the local means count (the caller leaves out those the
-    comparison cannot use). `one_sided`: only a frame darker than the reference disagrees (for the
-    short frame, where the reference's clipped pixels bound the radiance from below)."""
-    if linear_power != 1.0:
-        frame, ref = frame.clamp(min=0) ** linear_power, ref.clamp(min=0) ** linear_power
-    count = _box(valid).clamp(min=1e-6)
-    a, b = _box(frame.mean(1, keepdim=True) * valid) / count, _box(ref.mean(1, keepdim=True) * valid) / count
-    diff = (b - a).clamp(min=0) if one_sided else (a - b).abs()
-    return 1 - _smoothstep((diff / (a + b + 1e-8) - GATE_FROM) / (GATE_FULL - GATE_FROM))
+
+def base_and_need(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str, linear_power: float,
+                  context: BracketContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`base_image` (not ``none``) and the optimal merge's need (B, 1, H, W) in [0, 1] (where a
+    frame it would have used disagrees), with the optimal merge computed once when it is the base."""
+    merged = optimal_base(x1, x2, x3, context)
+    image = _encoded(merged.radiance, linear_power) if base == "optimal" else base_image(x1, x2, x3, base, linear_power)
+    if image is None:
+        raise ValueError("base none has no base image")
+    return image, merged.need
 
 
 def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str,
-               linear_power: float = 1.0) -> torch.Tensor | None:
+               linear_power: float = 1.0, context: BracketContext | None = None) -> torch.Tensor | None:
     """The parameter-free image a residual model corrects, (B, 3, H, W), or None for ``none``.
 
     x1, x2, x3: network inputs (B, 6, H, W) (see `adnet_cli.preprocess.build_inputs`). Channels 3-5 of
@@ -78,12 +108,18 @@ def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str,
     three frames' channels 3-5 with :func:`merge_weights`; ``deghost`` the same with each
     non-reference weight multiplied by its :func:`agreement` with the reference (the rest going to the
     reference), so moving content falls back to the reference instead of ghosting (compared in
-    linear light: channels 3-5 ``** linear_power``, 1 for kalantari and 2.24 for ntire).
+    linear light: channels 3-5 ``** linear_power``, 1 for kalantari and 2.24 for ntire); ``optimal``
+    the noise-optimal merge of `adnet_cli.optimal`, gated through the intensity maps of `context`
+    (required for it; :func:`bracket_context`), re-encoded in the output domain.
     """
     if base == "none":
         return None
     if base == "reference":
         return x2[:, 3:]
+    if base == "optimal":
+        if context is None:
+            raise ValueError("the optimal base needs the bracket's context (bases.bracket_context)")
+        return _encoded(optimal_base(x1, x2, x3, context).radiance, linear_power)
     if base in ("merge", "deghost"):
         w1, w2, w3 = merge_weights(x2[:, :3], x3[:, :3])
         if base == "deghost":
@@ -93,7 +129,7 @@ def base_image(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, base: str,
             long_unclipped = (x3[:, :3].amax(1, keepdim=True) < CLIPPED).to(x3.dtype)
             agree = agreement(x3[:, 3:], x2[:, 3:], long_unclipped, False, linear_power)
             # Where the reference is nearly black it measures nothing to disagree with.
-            black = 1 - _smoothstep((_box(x2[:, :3].amax(1, keepdim=True)) - BLACK_FROM) / (BLACK_FULL - BLACK_FROM))
+            black = 1 - smoothstep((box_mean(x2[:, :3].amax(1, keepdim=True)) - BLACK_FROM) / (BLACK_FULL - BLACK_FROM))
             w3 = w3 * torch.maximum(agree, black)
             w2 = 1 - w1 - w3
         return w1 * x1[:, 3:] + w2 * x2[:, 3:] + w3 * x3[:, 3:]

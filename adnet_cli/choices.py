@@ -14,12 +14,14 @@ DEFORM_BACKENDS: tuple[str, ...] = ("torchvision", "torch")  # deformable conv i
 RESPONSES: tuple[str, ...] = ("auto", "gamma", "srgb", "calibrate")  # camera response of LDR frames (response)
 HDR_FORMATS: tuple[str, ...] = ("exr", "hdr", "tif")  # HDR file types written (io)
 PREVIEW_FORMATS: tuple[str, ...] = ("png", "jpg")  # display file types written (io)
-CLASSICAL_METHODS: tuple[str, ...] = ("debevec", "robertson", "medium")  # parameter-free merges (classical)
+CLASSICAL_METHODS: tuple[str, ...] = ("debevec", "robertson", "medium", "optimal")  # parameter-free merges (classical)
 FUSION = "mertens"  # OpenCV's exposure fusion: a display image, not radiance (classical)
 MERGE_METHODS: tuple[str, ...] = ("adnet", *CLASSICAL_METHODS, FUSION)  # what `merge --method` runs (engine)
 TONEMAP_OPERATORS: tuple[str, ...] = ("mu", "reinhard", "drago", "mantiuk")  # (tonemap)
 LAYOUTS: tuple[str, ...] = ("kalantari", "ntire", "ntire-folders")  # ground-truth dataset layouts (datasets)
-BASES: tuple[str, ...] = ("none", "reference", "merge", "deghost")  # residual output bases (bases)
+BASES: tuple[str, ...] = ("none", "reference", "merge", "deghost", "optimal")  # residual output bases (bases)
+# Where a residual model runs its network (adaptive): only where the frames disagree, or on every pixel.
+NETWORK_MODES: tuple[str, ...] = ("auto", "everywhere")
 CAMERAS: tuple[str, ...] = ("gamma", "realistic")  # simulated cameras (simulate)
 TONE_CURVES: tuple[str, ...] = ("gamma", "srgb", "filmic")  # tone curves of the realistic camera (camera)
 

@@ -1,17 +1,21 @@
-"""Classical merges to compare the network with: OpenCV's Debevec and Robertson, or the reference alone.
+"""Merges without learning, to compare the network with: OpenCV's Debevec and Robertson, the reference
+alone, and the noise-optimal merge (`adnet_cli.optimal`).
 
 All take the same bracket as the network and return linear radiance on the project's scale
-(1.0 = the radiance that just saturates the reference frame), assuming a pure gamma response.
+(1.0 = the radiance that just saturates the reference frame), assuming a pure gamma response (the
+optimal merge compares frames through intensity maps instead, so its gate does not assume it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
+import torch
 
 from adnet_cli.choices import CLASSICAL_METHODS as METHODS
+from adnet_cli.io import unit_float
 
 
 def mertens_fusion(frames: np.ndarray) -> np.ndarray:
@@ -35,21 +39,61 @@ def gamma_response(gamma: float) -> np.ndarray:
     return np.repeat((codes**gamma).astype(np.float32).reshape(256, 1, 1), 3, axis=2)
 
 
+def _medium(frames: np.ndarray, exposures: Sequence[float], gamma: float) -> np.ndarray:
+    """The reference frame linearised, saturated pixels left at 1."""
+    return np.clip(unit_float(frames[1]), 0, 1) ** np.float32(gamma)
+
+
+def _opencv(merger: Callable[[], cv2.MergeExposures]) -> Merge:
+    """OpenCV's weighted merge `merger` (Debevec or Robertson) with the gamma response."""
+
+    def merge(frames: np.ndarray, exposures: Sequence[float], gamma: float) -> np.ndarray:
+        times = np.asarray(exposures, dtype=np.float32) / np.float32(exposures[1])  # reference at t = 1
+        images = [np.ascontiguousarray(np.round(np.clip(unit_float(f), 0, 1) * 255).astype(np.uint8)[..., ::-1])
+                  for f in frames]
+        radiance = merger().process(images, times, gamma_response(gamma))
+        return np.ascontiguousarray(radiance[..., ::-1], dtype=np.float32)
+
+    return merge
+
+
+def _optimal(frames: np.ndarray, exposures: Sequence[float], gamma: float) -> np.ndarray:
+    """The noise-optimal merge (`adnet_cli.optimal`), gated through the bracket's intensity maps, in
+    windows; the frames may be uint8/uint16 codes."""
+    from adnet_cli.adaptive import tiled
+    from adnet_cli.inference import bracket_maps
+    from adnet_cli.optimal import optimal_merge
+
+    times = np.asarray(exposures, dtype=np.float64)
+    scales = torch.from_numpy(times[1] / times).float().unsqueeze(0)  # reference white = 1
+    gammas = torch.tensor([gamma], dtype=torch.float32)
+    maps = bracket_maps(frames)
+    merged = tiled(frames, 3, lambda ldrs: optimal_merge(ldrs, scales, gammas, 1, maps).radiance, torch.device("cpu"))
+    return merged[: frames.shape[1], : frames.shape[2]]
+
+
+Merge = Callable[[np.ndarray, Sequence[float], float], np.ndarray]
+# Each method's own code: a name added to CLASSICAL_METHODS without a row here is refused, never run
+# as another method (tests/test_methods.py checks the rows against the names).
+MERGES: dict[str, Merge] = {
+    "debevec": _opencv(cv2.createMergeDebevec),
+    "robertson": _opencv(cv2.createMergeRobertson),
+    "medium": _medium,
+    "optimal": _optimal,
+}
+
+
 def classical_merge(frames: np.ndarray, exposures: Sequence[float], method: str, gamma: float = 2.24) -> np.ndarray:
     """Merge without a network.
 
-    frames: (3, H, W, 3) float32 RGB in [0, 1], short, medium, long (quantised to 8 bits for OpenCV).
+    frames: (3, H, W, 3) RGB short, medium, long: float32 in [0, 1] or uint8/uint16 codes (quantised
+    to 8 bits for OpenCV).
     exposures: exposure times in the same order (any unit).
-    method: "debevec" | "robertson" (OpenCV's weighted merges with the gamma response) or "medium"
-    (the reference frame linearised, saturated pixels left at 1).
+    method: "debevec" | "robertson" (OpenCV's weighted merges with the gamma response), "medium" (the
+    reference frame linearised, saturated pixels left at 1) or "optimal" (the noise-optimal merge of
+    `adnet_cli.optimal`, moving content gated out; also the ``optimal`` base of residual weights).
     Returns (H, W, 3) float32 linear radiance, 1.0 = reference white level.
     """
-    if method == "medium":
-        return np.clip(frames[1], 0, 1).astype(np.float32) ** np.float32(gamma)
-    if method not in METHODS:
+    if method not in METHODS or method not in MERGES:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    times = np.asarray(exposures, dtype=np.float32) / np.float32(exposures[1])  # reference at t = 1
-    images = [np.ascontiguousarray(np.round(np.clip(f, 0, 1) * 255).astype(np.uint8)[..., ::-1]) for f in frames]
-    merger = cv2.createMergeDebevec() if method == "debevec" else cv2.createMergeRobertson()
-    radiance = merger.process(images, times, gamma_response(gamma))
-    return np.ascontiguousarray(radiance[..., ::-1], dtype=np.float32)
+    return MERGES[method](frames, exposures, gamma)

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from adnet_cli.adaptive import NetworkStats, run_network
 from adnet_cli.atomic import all_or_nothing, same_file
 from adnet_cli.bracket import (
     Bracket,
@@ -51,7 +52,6 @@ from adnet_cli.choices import (
 from adnet_cli.classical import classical_merge, mertens_fusion
 from adnet_cli.errors import InputError, OutputError, WeightsError
 from adnet_cli.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
-from adnet_cli.inference import merge as run_network
 from adnet_cli.io import check_output_path, unit_float, write_hdr_image, write_ldr_image
 from adnet_cli.metadata import OutputMetadata, camera_exif
 from adnet_cli.model import ADNet
@@ -121,6 +121,7 @@ class MergeResult:
     bracket: Bracket
     notes: tuple[str, ...]
     display: bool = False  # hdr holds a display image in [0, 1] (an exposure fusion), not radiance
+    network: NetworkStats | None = None  # where the network ran (None: a classical merge)
 
 
 class Merges(abc.ABC):
@@ -211,6 +212,11 @@ class Engine(Merges):
         frames: (3, H, W, 3) RGB short, medium (reference), long: float32 in [0, 1] or uint8/uint16
         codes. exposures: their exposure times, any common unit. Returns (H, W, 3) float32 linear,
         1.0 = radiance that saturates the reference frame. progress(done_tiles, total_tiles)."""
+        return self.run_network(frames, exposures, progress)[0]
+
+    def run_network(self, frames: np.ndarray, exposures: Sequence[float],
+                    progress: Progress | None = None) -> tuple[np.ndarray, NetworkStats]:
+        """:meth:`merge_arrays`, and where the network ran (``options.network``: `adnet_cli.adaptive`)."""
         times = tuple(float(t) for t in exposures)
         if len(times) != 3:
             raise InputError(f"the network merges 3 frames; got {len(times)} exposures")
@@ -219,21 +225,26 @@ class Engine(Merges):
     def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
                       progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
         """Merge a read bracket: response mapping, alignment (and crop), the network, the scale.
-        `noted(line)` hears each preparation step's line as it is done (also in the result's notes)."""
+        `noted(line)` hears each preparation step's line as it is done (also in the result's notes),
+        then where the network ran (``MergeResult.network``)."""
         factor = np.float32(output_scale(bracket, request.scale))
-        frames, said = prepare_frames(bracket, request, GAMMA[self.convention], noted or (lambda line: None))
-        hdr = self.merge_arrays(frames, bracket.exposures, progress)
+        noted = noted or (lambda line: None)
+        frames, said = prepare_frames(bracket, request, GAMMA[self.convention], noted)
+        hdr, stats = self.run_network(frames, bracket.exposures, progress)
+        noted(stats.summary())
         release_freed_memory()  # the window buffers, before the result is written in other sizes
         _check_output(hdr, self.weights, self.options.dtype)
         scaled = hdr if factor == 1.0 else hdr * factor
         if factor != 1.0 and hdr.max() > 0 and not (np.isfinite(scaled).all() and scaled.max() > 0):
             raise InputError(f"--scale: a factor of {float(factor):.3g} takes the result outside float32's range")
-        return MergeResult(scaled, bracket, tuple(said))
+        return MergeResult(scaled, bracket, tuple(said), network=stats)
+
 
 @dataclass(frozen=True)
 class ClassicalMerger(Merges):
     """A parameter-free merge through the same planning, preparation and outputs as the network:
-    OpenCV's Debevec or Robertson, the reference frame alone ("medium"), or Mertens' exposure fusion,
+    OpenCV's Debevec or Robertson, the reference frame alone ("medium"), the noise-optimal merge
+    ("optimal", `adnet_cli.optimal`: the base of today's residual weights), or Mertens' exposure fusion,
     whose result is a display image (``MergeResult.display``). The frames are prepared in `convention`'s
     plain gamma, the response these merges assume."""
 
@@ -246,11 +257,15 @@ class ClassicalMerger(Merges):
             raise InputError(f"unknown merge method {self.method!r}; expected one of {', '.join(MERGE_METHODS)}")
 
     @property
+    def _implementation(self) -> str:
+        return "adnet's own" if self.method == "optimal" else f"OpenCV {cv2.__version__}"
+
+    @property
     def software(self) -> str:
-        return f"adnet {__version__}; OpenCV {cv2.__version__} {self.method} (no network)"
+        return f"adnet {__version__}; {self._implementation} {self.method} (no network)"
 
     def describe(self) -> str:
-        return f"classical merge: {self.method} (OpenCV {cv2.__version__}), no network"
+        return f"classical merge: {self.method} ({self._implementation}), no network"
 
     def merge_bracket(self, bracket: Bracket, request: BracketRequest = BracketRequest(),
                       progress: Progress | None = None, noted: Noted | None = None) -> MergeResult:
@@ -261,7 +276,7 @@ class ClassicalMerger(Merges):
         if self.method == FUSION:
             result = MergeResult(mertens_fusion(unit_float(frames)), bracket, tuple(said), display=True)
         else:
-            hdr = classical_merge(unit_float(frames), bracket.exposures, self.method, GAMMA[self.convention])
+            hdr = classical_merge(frames, bracket.exposures, self.method, GAMMA[self.convention])
             result = MergeResult(hdr * np.float32(output_scale(bracket, request.scale)), bracket, tuple(said))
         if progress:
             progress(1, 1)
@@ -287,16 +302,18 @@ def create_engine(
     tile: int | None = None,
     tile_pad: int = DEFAULT_TILE_PAD,
     tta: bool = False,
+    network: str = "auto",
     local_rank: int = 0,
 ) -> Engine:
     """Load `weights` (None: the shipped checkpoint or ``ADNET_WEIGHTS``; a path; ``hf://...``) and
     resolve the device and precision once (:mod:`adnet_cli.runtime`; bad choices fail here, before any
     work). tile: window side in pixels, 0 = whole image, None = from free memory; tta: average the
-    four flips and transposes (4x the time)."""
+    four flips and transposes (4x the time); network: ``auto`` (a residual model's network only where
+    the frames disagree) or ``everywhere`` (`adnet_cli.adaptive`)."""
     target = resolve_device(device, local_rank)
     dtype = resolve_precision(precision, target)
     loaded = load_weights(None if weights is None else str(weights), convention=convention, deform_backend=deform_backend)
-    options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, dtype=dtype)
+    options = MergeOptions(tile=tile, tile_pad=tile_pad, tta=tta, dtype=dtype, network=network)
     return Engine(loaded.model.to(target), loaded.convention, target, options, loaded.path, loaded.metadata)
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from adnet_cli.choices import DEFAULT_TILE_PAD
+from adnet_cli.bases import bracket_context
+from adnet_cli.choices import DEFAULT_TILE_PAD, NETWORK_MODES
 from adnet_cli.io import unit_float
 from adnet_cli.model import ADNet
+from adnet_cli.optimal import MAX_SAMPLES, estimate_maps
 from adnet_cli.preprocess import Convention, build_inputs, to_linear
 from adnet_cli.runtime import free_memory_bytes
 
@@ -38,12 +40,19 @@ MIN_KEPT_SHARE = 0.8  # of a window's pixels that its tile keeps (the rest is co
 
 @dataclass(frozen=True)
 class MergeOptions:
-    """How to run the network. tile 0 = whole image; tile and tile_pad are rounded up to multiples of 4."""
+    """How to run the network. tile 0 = whole image; tile and tile_pad are rounded up to multiples of 4.
+    network: ``auto`` runs a residual model's network only where the frames disagree
+    (`adnet_cli.adaptive`), ``everywhere`` on every pixel (weights of base none always do)."""
 
-    tile: int | None = None  # None: chosen from free memory
+    tile: int | None = None  # None: chosen from free memory (everywhere) or adaptive.AUTO_TILE (auto)
     tile_pad: int = DEFAULT_TILE_PAD
     tta: bool = False
     dtype: torch.dtype = torch.float32  # compute dtype, resolved once by runtime.resolve_precision
+    network: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORK_MODES:
+            raise ValueError(f"unknown network mode {self.network!r}; expected one of {', '.join(NETWORK_MODES)}")
 
 
 def window_bytes_per_pixel(device: torch.device, dtype: torch.dtype, nf: int = MEASURED_NF) -> int:
@@ -64,7 +73,7 @@ def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch
     most 2048: beyond a pad of about 120 the share is not reached)."""
     per_pixel, free = window_bytes_per_pixel(device, dtype, nf), free_memory_bytes(device) // 4
     budget = min(free, CPU_WINDOW_BYTES) if device.type == "cpu" else free
-    pad = _round_up(tile_pad)  # as plan_tiles uses it
+    pad = round_up(tile_pad)  # as plan_tiles uses it
     tile = (int((budget / per_pixel) ** 0.5) - 2 * pad) // 64 * 64
     # A core of side t in a window of side t + 2 pad keeps (t / (t + 2 pad))^2 of its pixels.
     keeping = math.ceil(2 * pad / (MIN_KEPT_SHARE**-0.5 - 1) / 64) * 64
@@ -73,7 +82,7 @@ def default_tile(device: torch.device, tile_pad: int, dtype: torch.dtype = torch
     return int(min(2048, max(128, tile)))
 
 
-def _round_up(n: int, m: int = MULTIPLE) -> int:
+def round_up(n: int, m: int = MULTIPLE) -> int:
     return -(-n // m) * m
 
 
@@ -95,7 +104,7 @@ def pad_for_network(frames: np.ndarray, edge: int = EDGE_CONTEXT) -> np.ndarray:
 
 def _padding(h: int, w: int, edge: int) -> tuple[int, int, bool]:
     """Rows added below and columns to the right by :func:`pad_for_network`, and whether it reflects."""
-    bottom, right = edge + _round_up(h) - h, edge + _round_up(w) - w
+    bottom, right = edge + round_up(h) - h, edge + round_up(w) - w
     return bottom, right, min(h, w) > max(bottom, right)
 
 
@@ -157,7 +166,7 @@ def _cuts(length: int, tile: int) -> list[int]:
     """Core boundaries 0 = c0 < c1 < ... = length on multiples of 4, in as few equal parts as keep
     each at most `tile` (so windows are alike in size: no sliver at the end)."""
     parts = -(-length // tile)
-    return [0, *(_round_up(length * i // parts) for i in range(1, parts)), length]
+    return [0, *(round_up(length * i // parts) for i in range(1, parts)), length]
 
 
 def plan_tiles(height: int, width: int, tile: int, tile_pad: int) -> list[Tile]:
@@ -169,7 +178,7 @@ def plan_tiles(height: int, width: int, tile: int, tile_pad: int) -> list[Tile]:
     """
     if tile <= 0 or (tile >= height and tile >= width):
         return [Tile(0, height, 0, width, 0, height, 0, width)]
-    tile, pad = _round_up(tile), _round_up(tile_pad)
+    tile, pad = round_up(tile), round_up(tile_pad)
     rows, cols = _cuts(height, tile), _cuts(width, tile)
     return [
         Tile(y0, y1, x0, x1, max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
@@ -191,16 +200,19 @@ def run_window(
     convention: Convention,
     device: torch.device,
     options: MergeOptions,
+    maps: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Linear HDR of one window. window: (3, h, w, 3) float32 in [0, 1], h and w multiples of 4.
+    maps: the whole bracket's intensity maps (:func:`bracket_maps`), for the ``optimal`` base.
     Returns (h, w, 3) float32, 1.0 = reference white level."""
     ldrs = torch.from_numpy(np.ascontiguousarray(window)).to(device).permute(0, 3, 1, 2).unsqueeze(0)
     names = TTA_TRANSFORMS if options.tta else TTA_TRANSFORMS[:1]
     total = None
+    context = bracket_context(ldrs, exposures, convention, maps=None if maps is None else maps.to(device))
     with torch.inference_mode(), _autocast(device, options.dtype):
         for name in names:
             inputs = build_inputs(tta_apply(ldrs, name), exposures, convention)
-            out = tta_invert(model(*inputs), name).float()
+            out = tta_invert(model(*inputs, context), name).float()
             total = out if total is None else total + out
         linear = to_linear(total / len(names), exposures, convention)
     return linear[0].permute(1, 2, 0).cpu().numpy()
@@ -226,16 +238,26 @@ def merge(
     height, width = frames.shape[1:3]
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
     tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
-    core = (_round_up(height), _round_up(width))
+    core = (round_up(height), round_up(width))
     padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)  # pad_for_network's shape
     out = np.empty((*core, 3), dtype=np.float32)
     model = model.to(device)
+    maps = bracket_maps(frames) if getattr(getattr(model, "config", None), "base", None) == "optimal" else None
     for t in _tiles(network_tiles(core, padded, tile, options.tile_pad), progress):
         window = unit_float(padded_window(frames, t))
-        result = run_window(model, window, exposures, convention, device, options)
+        result = run_window(model, window, exposures, convention, device, options, maps)
         e = EDGE_CONTEXT
         out[t.y0 - e : t.y1 - e, t.x0 - e : t.x1 - e] = result[t.y0 - t.wy0 : t.y1 - t.wy0, t.x0 - t.wx0 : t.x1 - t.wx0]
     return out[:height, :width]
+
+
+def bracket_maps(frames: np.ndarray, ref: int = 1) -> torch.Tensor:
+    """The intensity maps of a whole bracket (`adnet_cli.optimal.estimate_maps`), from a regular
+    subsample taken before any conversion (a float copy of a 24 MP bracket would take 864 MB).
+    frames: (N, H, W, 3) float in [0, 1] or integer codes. Returns (1, N, 3, LEVELS) float32."""
+    stride = max(1, math.ceil((frames.shape[1] * frames.shape[2] / MAX_SAMPLES) ** 0.5))
+    sample = unit_float(np.ascontiguousarray(frames[:, ::stride, ::stride]))
+    return estimate_maps(torch.from_numpy(sample).permute(0, 3, 1, 2).unsqueeze(0), ref)
 
 
 def network_tiles(core: tuple[int, int], padded: tuple[int, int], tile: int, tile_pad: int) -> list[Tile]:
@@ -247,7 +269,7 @@ def network_tiles(core: tuple[int, int], padded: tuple[int, int], tile: int, til
     tiled or whole); windows at the edges take the rest from further inside instead. Same-shaped
     windows let the allocator reuse one window's freed blocks for the next: with windows of several
     shapes the heap grew at each new shape (a 6 MP merge from 1.07 to 1.66 GB)."""
-    e, pad = EDGE_CONTEXT, _round_up(tile_pad)
+    e, pad = EDGE_CONTEXT, round_up(tile_pad)
     tiles = plan_tiles(core[0], core[1], tile, tile_pad)
     span_y = _span([(t.y0, t.y1) for t in tiles], core[0], padded[0], pad)
     span_x = _span([(t.x0, t.x1) for t in tiles], core[1], padded[1], pad)

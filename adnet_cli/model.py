@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adnet_cli.bases import BASES, base_image
+from adnet_cli.bases import BASES, BracketContext, base_image
 from adnet_cli.ops import modulated_deform_conv2d, resolve_backend
 from adnet_cli.preprocess import Convention, linear_power
 
@@ -25,9 +25,9 @@ class ADNetConfig:
     layers, 8 groups, no base): the original release's checkpoints are of this form.
 
     base: what the last conv's output is added to before the final ReLU (`adnet_cli.bases`):
-    ``none`` (the original: the network predicts the HDR image itself), ``reference``, ``merge`` or
-    ``deghost`` (the network predicts a correction to a parameter-free image, as EDVR adds its
-    upsampled centre frame; see `adnet_cli.bases`). It adds no parameters, so every base loads the
+    ``none`` (the original: the network predicts the HDR image itself), ``reference``, ``merge``,
+    ``deghost`` or ``optimal`` (the network predicts a correction to a parameter-free image, as EDVR
+    adds its upsampled centre frame; see `adnet_cli.bases`). It adds no parameters, so every base loads the
     same 110 tensors.
     """
 
@@ -273,8 +273,10 @@ class ADNet(nn.Module):
     def deform_backend(self) -> str:
         return self.align_module.cas_dcnpack.backend
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
-        """x1, x2, x3: short, medium (reference), long frames, (B, 6, H, W); H, W multiples of 4."""
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor,
+                context: BracketContext | None = None) -> torch.Tensor:
+        """x1, x2, x3: short, medium (reference), long frames, (B, 6, H, W); H, W multiples of 4.
+        context: what the ``optimal`` base needs of the whole bracket (`adnet_cli.bases.bracket_context`)."""
         # Features of the non-reference frames are made as arguments and locals are dropped once
         # used, so each dies as soon as it can: the peak memory of a window is about halved.
         f2 = self.feat_exract(x2[:, :3])
@@ -299,7 +301,7 @@ class ADNet(nn.Module):
         del r1, r2, r3, slots
         fused = _add(self.conv2(blocks), ref)
         del blocks, ref
-        base = base_image(x1, x2, x3, self.config.base, self.linear_power)
+        base = base_image(x1, x2, x3, self.config.base, self.linear_power, context)
         if base is None:
             return self.post_conv(fused)
         # The base is float32 (built from the float32 inputs), so under autocast the sum is too. The

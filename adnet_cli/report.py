@@ -71,12 +71,14 @@ def engine_record(engine: Merges) -> dict[str, object]:
         "deform_backend": engine.model.deform_backend,
         "tile": engine.options.tile,
         "tta": engine.options.tta,
+        "network": engine.options.network,
     }
 
 
 def merge_record(result: MergeResult, outputs: Sequence[Path], seconds: float) -> dict[str, object]:
     """What one merge did: the three frames with their exposures, the preparation (response, alignment,
-    crop), the outputs written and the wall time (reading to writing, seconds)."""
+    crop), where the network ran (windows run of those planned; None for a classical merge), the
+    outputs written and the wall time (reading to writing, seconds)."""
     bracket = result.bracket
     return {
         "frames": [{"path": _path(p), "exposure": t, "role": role}
@@ -84,6 +86,9 @@ def merge_record(result: MergeResult, outputs: Sequence[Path], seconds: float) -
         "exposures_from": bracket.source,
         "reading_notes": list(bracket.notes),
         "preparation": list(result.notes),
+        "network": None if result.network is None else {
+            "mode": result.network.mode, "windows": result.network.windows, "windows_run": result.network.ran,
+            "masked_share": round(result.network.masked, 4)},
         "size": list(result.hdr.shape[1::-1]),
         "outputs": [_path(p) for p in outputs],
         "seconds": round(seconds, 3),

@@ -19,6 +19,7 @@ from typing import TextIO
 import torch
 import torch.distributed as dist
 
+from adnet_cli.bases import bracket_context
 from adnet_cli.errors import AdnetError, error_line
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import GAMMA, Convention, build_inputs, from_linear
@@ -59,6 +60,7 @@ class TrainConfig:
     snapshots: bool = False  # also keep OUT/snapshots/step-N.safetensors of every validated step
     max_minutes: float = 0.0  # stop once training (validation excluded) has taken this long; 0 = no limit
     val_scenes: tuple[str, ...] = ()  # HDR files of the real-scene validation set (validation.real_validation_set)
+    workers: int = 0  # processes that simulate the next batches while the model trains (0: in the loop)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -259,8 +261,9 @@ def train(
     trained = _logged_seconds(config.out_dir / "log.jsonl", run.step) if resume and rank == 0 else 0.0
     log = _open_log(config.out_dir / "log.jsonl", run.step if resume else 0) if rank == 0 else None
     try:
+        batches = iter(_batches(config, source, run.step, rank))
         while run.step < config.steps:
-            loss, seconds = _train_step(config, run, source, device, rank)
+            loss, seconds = _train_step(config, run, batches, device)
             if not math.isfinite(loss):  # before this step is saved: the files on disk stay the last finite ones
                 raise AdnetError(f"training diverged at step {run.step} (loss {loss}); {config.out_dir} keeps the "
                                  "last checkpoint written before it (lower --lr, or --resume from it)")
@@ -335,18 +338,42 @@ def _unwrap(model: torch.nn.Module) -> ADNet:
     return model.module if hasattr(model, "module") else model  # type: ignore[return-value]
 
 
-def _train_step(config: TrainConfig, run: _Run, source: SampleSource, device: torch.device, rank: int) -> tuple[float, float]:
+class _StepBatches(torch.utils.data.IterableDataset):
+    """The batches of steps [start, stop) of one rank, in order; with DataLoader workers, worker k
+    makes steps start + k, start + k + n, ... and the loader hands them out round-robin, in order."""
+
+    def __init__(self, source: SampleSource, config: TrainConfig, start: int, rank: int) -> None:
+        self.source, self.config, self.start, self.rank = source, config, start, rank
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        info = torch.utils.data.get_worker_info()
+        k, n = (info.id, info.num_workers) if info else (0, 1)
+        for step in range(self.start + k, self.config.steps, n):
+            yield make_batch(self.source, self.config.seed, step, self.rank, self.config.batch_size)
+
+
+def _batches(config: TrainConfig, source: SampleSource, start: int, rank: int):  # type: ignore[no-untyped-def]
+    """Each step's batch (a pure function of seed, step and rank, so resuming sees the same ones),
+    simulated in `config.workers` processes ahead of the model, or in the loop."""
+    batches = _StepBatches(source, config, start, rank)
+    if config.workers <= 0:
+        return batches
+    return torch.utils.data.DataLoader(batches, batch_size=None, num_workers=config.workers, prefetch_factor=2)
+
+
+def _train_step(config: TrainConfig, run: _Run, batches, device: torch.device) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
-    batch = make_batch(source, config.seed, run.step, rank, config.batch_size)
+    batch = next(batches)
     ldrs, hdr = batch.ldrs.to(device), batch.hdr.to(device)
     exposures, gamma = batch.exposures.to(device), batch.gamma.to(device)
     run.model.train()
     dtype = amp_dtype(config, device)
     inputs = build_inputs(ldrs, exposures, config.convention, gamma)
+    context = bracket_context(ldrs, exposures, config.convention, gamma)  # a crop is its whole bracket: maps from it
     if _nhwc(config, device):
         inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
     with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
-        pred = run.model(*inputs)
+        pred = run.model(*inputs, context)
     loss = hdr_loss(pred.float(), hdr, exposures, config.convention)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()

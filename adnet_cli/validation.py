@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adnet_cli.bases import base_image
+from adnet_cli.bases import base_image, bracket_context
 from adnet_cli.classical import classical_merge
 from adnet_cli.datasets import to_network_domain
 from adnet_cli.engine import Engine
@@ -113,8 +113,9 @@ def _scored(merge_one: Callable[[Sample], np.ndarray], samples: list[Sample]) ->
 
 def scoring_engine(model: ADNet, convention: Convention, device: torch.device,
                    dtype: torch.dtype = torch.float32) -> Engine:
-    """The engine weights cards are scored with: whole images (no tiles), float32 unless `dtype`."""
-    return Engine(model, convention, device, MergeOptions(tile=0, dtype=dtype))
+    """The engine weights cards are scored with: whole images (no tiles), the network everywhere,
+    float32 unless `dtype`."""
+    return Engine(model, convention, device, MergeOptions(tile=0, dtype=dtype, network="everywhere"))
 
 
 def score(engine: Engine, samples: list[Sample]) -> dict[str, dict[str, float]]:
@@ -142,7 +143,8 @@ def base_merge(sample: Sample, base: str, convention: Convention) -> np.ndarray:
     ldrs = torch.from_numpy(np.ascontiguousarray(sample.ldrs)).permute(0, 3, 1, 2).unsqueeze(0)
     exposures = tuple(sample.exposures)
     inputs = build_inputs(ldrs, exposures, convention, GAMMA[convention])
-    linear = to_linear(torch.relu(base_image(*inputs, base, linear_power(convention))), exposures, convention)
+    context = bracket_context(ldrs, exposures, convention, GAMMA[convention], maps=True)
+    linear = to_linear(torch.relu(base_image(*inputs, base, linear_power(convention), context)), exposures, convention)
     return linear[0].permute(1, 2, 0).numpy()
 
 

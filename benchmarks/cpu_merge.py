@@ -5,6 +5,8 @@ Run from the repository root:
     python benchmarks/cpu_merge.py --quality       # bf16 vs float32 PSNR-mu, shipped weights, validation set
     python benchmarks/cpu_merge.py --24mp          # one 6000x4000 bracket through the `adnet merge` CLI
     python benchmarks/cpu_merge.py --startup       # `adnet merge` of a tiny bracket against `import torch`
+    python benchmarks/cpu_merge.py --adaptive [--weights FILE] [--mp 1]  # --network auto vs everywhere, shake
+    python benchmarks/cpu_merge.py --auto-tiles [--weights FILE]         # the window side of --network auto
 
 `--model shipped` runs the shipped weights (their width, nf 32); `paper` the published width (nf 64)
 with random weights (speed does not depend on the weights). Every (config, size) runs in a fresh
@@ -186,24 +188,35 @@ def quality() -> None:
 
 
 def write_bracket(folder: str, height: int, width: int) -> None:
-    """Write short/medium/long.png of a synthetic scene (run in a child: see big())."""
+    """Write short/medium/long.png of a synthetic scene (run in a child: see big()); from 2000 px on a
+    side, the realistic camera's static bracket (noise, tone curve, JPEG) of a quarter of each side,
+    mirror-tiled 4 x 4, as 8-bit codes (the simulator's brackets have exposures 1/r, 1, r: see big())."""
     import cv2
 
-    frames, _ = synthetic_bracket(height, width)
+    if min(height, width) >= 2000:
+        from benchmarks.brackets import mirror_tiled, static_bracket
+
+        sample = static_bracket(height // 4, width // 4)
+        frames = mirror_tiled(sample.ldrs, 4, 4)
+        (Path(folder) / "exposures.txt").write_text(",".join(repr(float(t)) for t in sample.exposures))
+    else:
+        frames, _ = synthetic_bracket(height, width)
     for name, frame in zip(("short", "medium", "long"), frames):
         cv2.imwrite(str(Path(folder) / f"{name}.png"), np.round(frame[..., ::-1] * 255).astype(np.uint8))
 
 
-def big(height: int = 4000, width: int = 6000) -> None:
-    """One 24 MP bracket through the real CLI (default settings, shipped weights): time and peak RSS.
+def big(height: int = 4000, width: int = 6000, network: tuple[str, ...] = ()) -> None:
+    """One 24 MP static bracket of the realistic camera through the real CLI (default settings, shipped
+    weights; `network`: extra options such as ``("--network", "everywhere")``): time and peak RSS.
 
     The bracket is written by another child, and the peak is the CLI child's own (os.wait4): a forked
     child starts with its parent's RSS, so a process that held the float frames would set it."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, __file__, "--write-bracket", tmp, str(height), str(width)], check=True)
         names = [f"{tmp}/{name}.png" for name in ("short", "medium", "long")]
-        cmd = [str(Path(sys.executable).with_name("adnet")), "merge", *names, "-e", "1,4,16",
-               "-o", f"{tmp}/out.exr", "--preview", f"{tmp}/out.png", "--quiet"]
+        times = Path(f"{tmp}/exposures.txt").read_text() if Path(f"{tmp}/exposures.txt").exists() else "1,4,16"
+        cmd = [str(Path(sys.executable).with_name("adnet")), "merge", *names, "-e", times,
+               "-o", f"{tmp}/out.exr", "--preview", f"{tmp}/out.png", "--quiet", *network]
         start = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         errors = child.stderr.read()
@@ -211,7 +224,7 @@ def big(height: int = 4000, width: int = 6000) -> None:
         seconds = time.perf_counter() - start
         peak = usage.ru_maxrss / 1024
     status = "ok" if status_code == 0 else f"failed: {errors.strip()}"
-    print(f"{width}x{height} ({height * width / 1e6:.0f} MP) `adnet merge` defaults: {seconds:.0f} s "
+    print(f"{width}x{height} ({height * width / 1e6:.0f} MP) `adnet merge` {' '.join(network) or 'defaults'}: {seconds:.0f} s "
           f"({seconds / (height * width / 1e6):.1f} s/MP), peak RSS {peak:.0f} MB, {status}")
 
 
@@ -247,11 +260,26 @@ def main() -> None:
                         help="measure the bfloat16 floor on a CPU without bf16 instructions too (minutes: it is emulated)")
     parser.add_argument("--quality", action="store_true", help="bf16 vs float32 on the validation set")
     parser.add_argument("--24mp", dest="big", action="store_true", help="one 6000x4000 bracket via the CLI")
+    parser.add_argument("--everywhere", action="store_true", help="with --24mp: --network everywhere too")
+    parser.add_argument("--adaptive", action="store_true", help="--network auto vs everywhere (benchmarks/adaptive_merge.py)")
+    parser.add_argument("--auto-tiles", action="store_true", help="window sides of --network auto")
+    parser.add_argument("--weights", default=None, help="for --adaptive and --auto-tiles (default: the shipped)")
+    parser.add_argument("--mp", type=float, default=1.0, help="bracket size for --adaptive and --auto-tiles")
     args = parser.parse_args()
-    if args.quality:
+    if args.adaptive or args.auto_tiles:
+        from benchmarks import adaptive_merge
+
+        if args.adaptive:
+            adaptive_merge.speed_rows(args.weights, args.mp)
+            adaptive_merge.shake_rows(args.weights, args.mp)
+        else:
+            adaptive_merge.tile_rows(args.weights, mp=args.mp)
+    elif args.quality:
         quality()
     elif args.big:
         big()
+        if args.everywhere:
+            big(network=("--network", "everywhere"))
     elif args.startup:
         startup()
     else:

@@ -7,9 +7,11 @@ Run from the repository root:
 Prints one markdown table per set (synthetic dead leaves; real scenes held out of training, when
 --scenes holds them; the example bracket examples/workshop/, static, made from a held-out scene) with PSNR-mu
 and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
-static and moving brackets for each checkpoint, each residual checkpoint's base alone, OpenCV's
-Debevec and Robertson merges and the medium frame alone, all computed in this process; then each
-checkpoint's margin over the best of the others by PSNR-mu, per subset.
+static and moving brackets for each checkpoint (whole images, the network everywhere; and for residual
+weights a second row, "auto": `adnet merge`'s default, tiled, the network only where the frames
+disagree), each residual checkpoint's base alone, OpenCV's Debevec and Robertson merges, the
+noise-optimal merge and the medium frame alone, all computed in this process; then each checkpoint
+row's margin over the best of the others by PSNR-mu, per subset.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import numpy as np
 import torch
 
 from adnet_cli.classical import METHODS
+from adnet_cli.engine import Engine
+from adnet_cli.inference import MergeOptions
 from adnet_cli.io import read_hdr, read_ldr
 from adnet_cli.scene_sources import validation_scene_files
 from adnet_cli.simulate import Sample
@@ -52,9 +56,13 @@ def card(weights: list[str], sets: dict[str, list[Sample]]) -> dict[str, dict[st
     for name, samples in sets.items():
         rows: dict[str, Scores] = {}
         for w in loaded:
-            start = time.perf_counter()
-            rows[f"adnet {w.path.name}"] = score(scoring_engine(w.model, w.convention, torch.device("cpu")), samples)
-            rows[f"adnet {w.path.name}"]["seconds"] = {"psnr_mu": time.perf_counter() - start, "psnr_l": 0.0}
+            engines = {f"adnet {w.path.name}": scoring_engine(w.model, w.convention, torch.device("cpu"))}
+            if w.model.config.base != "none":  # what `adnet merge` runs by default: tiled, the network where needed
+                engines[f"adnet {w.path.name} auto"] = Engine(w.model, w.convention, torch.device("cpu"), MergeOptions())
+            for row, engine in engines.items():
+                start = time.perf_counter()
+                rows[row] = score(engine, samples)
+                rows[row]["seconds"] = {"psnr_mu": time.perf_counter() - start, "psnr_l": 0.0}
             base = w.model.config.base
             if base != "none" and f"base ({base})" not in rows:
                 rows[f"base ({base})"] = score_base(samples, base, w.convention)

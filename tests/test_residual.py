@@ -10,9 +10,9 @@ import torch
 from helpers import randomise, synthetic_bracket
 from typer.testing import CliRunner
 
-from adnet_cli.bases import BASES, base_image, merge_weights
+from adnet_cli.bases import BASES, base_image, bracket_context, merge_weights
 from adnet_cli.cli import app
-from adnet_cli.inference import EDGE_CONTEXT, MergeOptions, merge, pad_for_network
+from adnet_cli.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, pad_for_network
 from adnet_cli.model import ADNet, ADNetConfig
 from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
 from adnet_cli.weights import load_weights, read_state_dict, save_weights
@@ -56,7 +56,7 @@ def test_merge_weights_are_smooth_and_sum_to_one():
             assert float(x.diff(dim=-1).abs().max()) <= 1.5 / 0.2 * 0.005 + 1e-6
 
 
-@pytest.mark.parametrize("base", ["reference", "merge", "deghost"])
+@pytest.mark.parametrize("base", ["reference", "merge", "deghost", "optimal"])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_untrained_residual_model_is_exactly_its_base(base, convention):
     torch.manual_seed(0)
@@ -64,9 +64,10 @@ def test_untrained_residual_model_is_exactly_its_base(base, convention):
     frames, times = synthetic_bracket(16, 24)
     ldrs = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)
     inputs = build_inputs(ldrs, times, convention)
+    context = bracket_context(ldrs, times, convention, maps=True)
     with torch.no_grad():
-        out = model(*inputs)
-    assert torch.equal(out, base_image(*inputs, base, linear_power(convention)).clamp(min=0))
+        out = model(*inputs, context)
+    assert torch.equal(out, base_image(*inputs, base, linear_power(convention), context).clamp(min=0))
 
 
 def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
@@ -99,7 +100,7 @@ def test_a_residual_correction_darkens_by_at_most_the_floor():
     torch.testing.assert_close(out, RESIDUAL_FLOOR * base)
 
 
-@pytest.mark.parametrize("base", ["reference", "merge", "deghost"])
+@pytest.mark.parametrize("base", ["reference", "merge", "deghost", "optimal"])
 def test_residual_models_tile_and_tta_like_the_whole_image(base):
     model = randomise(ADNet(ADNetConfig(**SMALL, base=base), deform_backend="torch"), seed=3)
     frames, times = synthetic_bracket(48, 64, seed=2)
@@ -110,9 +111,10 @@ def test_residual_models_tile_and_tta_like_the_whole_image(base):
     hand = []
     e = EDGE_CONTEXT  # the engine mirrors this border around the image before the network
     ldrs = torch.from_numpy(pad_for_network(frames)).permute(0, 3, 1, 2).unsqueeze(0)
+    context = bracket_context(ldrs, times, "kalantari", maps=bracket_maps(frames))  # the whole image's maps
     with torch.no_grad():
         for flip in (lambda x: x, lambda x: x.transpose(-2, -1), lambda x: x.flip(-2), lambda x: x.flip(-1)):
-            hand.append(flip(model(*build_inputs(flip(ldrs), times, "kalantari"))))
+            hand.append(flip(model(*build_inputs(flip(ldrs), times, "kalantari"), context)))
     expected = to_linear(sum(hand) / 4, times, "kalantari")[0].permute(1, 2, 0).numpy()[e : e + 48, e : e + 64]
     np.testing.assert_allclose(tta, expected, rtol=1e-5, atol=1e-6)
 
@@ -124,9 +126,11 @@ def test_base_is_kept_in_the_checkpoint_and_read_back(tmp_path: Path):
         save_weights(path, model, "kalantari")
         loaded = load_weights(str(path))
         assert loaded.model.config == model.config
-        x = build_inputs(torch.rand(1, 3, 3, 8, 8), (1.0, 2.0, 4.0), "kalantari")
+        ldrs = torch.rand(1, 3, 3, 8, 8)
+        x = build_inputs(ldrs, (1.0, 2.0, 4.0), "kalantari")
+        context = bracket_context(ldrs, (1.0, 2.0, 4.0), "kalantari")
         with torch.no_grad():
-            assert torch.equal(loaded.model(*x), model(*x))
+            assert torch.equal(loaded.model(*x, context), model(*x, context))
 
 
 def test_files_without_config_metadata_load_as_the_original_form(tmp_path: Path):

@@ -22,6 +22,8 @@ from adnet_cli.cli.options import (
     Half,
     LayoutChoice,
     MethodChoice,
+    Network,
+    NetworkChoice,
     Overwrite,
     Precision,
     PrecisionChoice,
@@ -43,7 +45,8 @@ def eval_command(
     method: Annotated[
         Optional[list[MethodChoice]],
         typer.Option(  # type: ignore[valid-type]
-            help="adnet, debevec, robertson, medium; repeat for several (mertens, a display image, has no score)."
+            help="adnet, debevec, robertson, medium, optimal; repeat for several (mertens, a display image, has no "
+            "score)."
         ),
     ] = None,
     layout: Annotated[LayoutChoice, typer.Option(help="Dataset layout; auto detects it.")] = LayoutChoice.auto,  # type: ignore[attr-defined,valid-type]
@@ -59,6 +62,7 @@ def eval_command(
     tile: Tile = None,
     tile_pad: TilePad = DEFAULT_TILE_PAD,
     tta: TTA = False,
+    network: Network = NetworkChoice.auto,  # type: ignore[attr-defined]
     precision: Precision = PrecisionChoice.auto,  # type: ignore[attr-defined]
     half: Half = False,
     deform_backend: DeformBackend = BackendChoice.auto,  # type: ignore[attr-defined]
@@ -102,6 +106,7 @@ def eval_command(
                         tile=tile,
                         tile_pad=tile_pad,
                         tta=tta,
+                        network=network.value,
                         local_rank=local_rank,
                     )
                     mergers[name] = network_merger(engine)

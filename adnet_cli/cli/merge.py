@@ -36,6 +36,8 @@ from adnet_cli.cli.options import (
     Half,
     JsonReport,
     MethodChoice,
+    Network,
+    NetworkChoice,
     OperatorChoice,
     Overwrite,
     Precision,
@@ -172,7 +174,8 @@ def merge(
         MethodChoice,
         typer.Option(  # type: ignore[valid-type]
             help="adnet (the network), or a classical merge to compare: debevec, robertson, medium (the reference "
-            "alone), mertens (exposure fusion: a display image, -o .png/.jpg).",
+            "alone), optimal (the noise-optimal merge, motion gated out), mertens (exposure fusion: a display "
+            "image, -o .png/.jpg).",
             rich_help_panel=WORKFLOW,
         ),
     ] = MethodChoice.adnet,  # type: ignore[attr-defined]
@@ -184,6 +187,7 @@ def merge(
     tile: Tile = None,
     tile_pad: TilePad = DEFAULT_TILE_PAD,
     tta: TTA = False,
+    network: Network = NetworkChoice.auto,  # type: ignore[attr-defined]
     precision: Precision = PrecisionChoice.auto,  # type: ignore[attr-defined]
     half: Half = False,
     bf16: BF16 = False,
@@ -207,16 +211,16 @@ def merge(
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
         pick = None if frames is None else parse_frame_indices(frames)
-        network = method.value == "adnet"
+        learned = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),
-                                 trained_ratios(weights) if network and pick is None else TYPICAL_RATIOS)
+                                 trained_ratios(weights) if learned and pick is None else TYPICAL_RATIOS)
         compute = precision_name(precision, half, bf16)
         fusion = method.value == FUSION
         if fusion and tonemap.value != "mu":
             raise InputError("--tonemap: mertens writes a display image already; there is no HDR to tonemap")
 
         def engine() -> Merges:
-            if not network:
+            if not learned:
                 return ClassicalMerger(method.value)
             return create_engine(
                 weights,
@@ -227,6 +231,7 @@ def merge(
                 tile=tile,
                 tile_pad=tile_pad,
                 tta=tta,
+                network=network.value,
             )
 
         if is_batch(inputs, output):

@@ -27,6 +27,7 @@ from adnet_cli.choices import (
     HDR_FORMATS,
     LAYOUTS,
     MERGE_METHODS,
+    NETWORK_MODES,
     PRECISIONS,
     PREVIEW_FORMATS,
     RESPONSES,
@@ -51,6 +52,7 @@ BitsChoice = choice("BitsChoice", ("8", "16"))  # bits per channel of display im
 LayoutChoice = choice("LayoutChoice", ("auto", *LAYOUTS))
 OperatorChoice = choice("OperatorChoice", TONEMAP_OPERATORS)
 BaseChoice = choice("BaseChoice", BASES)
+NetworkChoice = choice("NetworkChoice", NETWORK_MODES)
 CameraChoice = choice("CameraChoice", CAMERAS)
 
 # Help panels of `adnet merge` (and of the commands that share its network options).
@@ -119,6 +121,14 @@ Tile = Annotated[
     typer.Option(min=0, help="Tile side in pixels; 0 = whole image (default: from free memory).", rich_help_panel=NETWORK),
 ]
 TilePad = Annotated[int, typer.Option(min=0, help="Context pixels around each tile.", rich_help_panel=NETWORK)]
+Network = Annotated[
+    NetworkChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="auto: residual weights run the network only where the frames disagree (the optimal merge elsewhere); "
+        "everywhere: on every pixel (weights of base none always do).",
+        rich_help_panel=NETWORK,
+    ),
+]
 TTA = Annotated[bool, typer.Option("--tta", help="Average 4 flips/transposes (4x slower).", rich_help_panel=NETWORK)]
 Precision = Annotated[
     PrecisionChoice,  # type: ignore[valid-type]

@@ -73,6 +73,9 @@ def train(
     snapshots: Annotated[
         bool, typer.Option("--snapshots", help="Keep the weights of every validated step (in OUT/snapshots/).")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Processes simulating the next batches while the model trains (0: in the loop).")
+    ] = 0,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -112,6 +115,7 @@ def train(
             holdout=holdout,
             max_minutes=max_minutes,
             snapshots=snapshots,
+            workers=workers,
             val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else (),
         )
         state = out / "state.pt"
