@@ -6,7 +6,7 @@ The Python API (what `adnet merge` runs)::
 
     engine = adnet.create_engine()                  # shipped weights; device and precision: auto
     result = engine.merge_files(["short.jpg", "mid.jpg", "long.jpg"])
-    adnet.write_outputs(result.hdr, Path("out.exr"), Path("out.png"))
+    result.save("out.exr", preview="out.png")       # the HDR and its preview, with their metadata
 
 Names are imported on first use, so ``import adnet_cli`` does not load torch.
 """
@@ -18,36 +18,38 @@ from typing import TYPE_CHECKING, Any
 
 from adnet_cli.version import __version__
 
-# Public name -> (module, name there). tonemap() is exported as tonemap_image: `adnet_cli.tonemap`
+# Public name -> (module, name there). tonemap() is exported as tonemap_image: `adnet_cli.formats.tonemap`
 # is also the submodule, which the import system binds on the package once anything imports it.
 _API = {
-    "create_engine": ("adnet_cli.engine", "create_engine"),
-    "Engine": ("adnet_cli.engine", "Engine"),
-    "BracketRequest": ("adnet_cli.engine", "BracketRequest"),
-    "MergeResult": ("adnet_cli.engine", "MergeResult"),
-    "write_outputs": ("adnet_cli.engine", "write_outputs"),
-    "load_weights": ("adnet_cli.weights", "load_weights"),
-    "read_hdr": ("adnet_cli.io", "read_hdr"),
-    "read_ldr": ("adnet_cli.io", "read_ldr"),
-    "write_hdr_image": ("adnet_cli.io", "write_hdr_image"),
-    "tonemap_image": ("adnet_cli.tonemap", "tonemap"),
-    "tonemap_file": ("adnet_cli.convert", "tonemap_file"),
-    "preview": ("adnet_cli.tonemap", "preview"),
+    "create_engine": ("adnet_cli.merge.engine", "create_engine"),
+    "Engine": ("adnet_cli.merge.engine", "Engine"),
+    "BracketRequest": ("adnet_cli.merge.engine", "BracketRequest"),
+    "MergeResult": ("adnet_cli.merge.engine", "MergeResult"),
+    "write_outputs": ("adnet_cli.merge.outputs", "write_outputs"),
+    "Outputs": ("adnet_cli.merge.outputs", "Outputs"),
+    "load_weights": ("adnet_cli.network.weights", "load_weights"),
+    "read_hdr": ("adnet_cli.formats.io", "read_hdr"),
+    "read_ldr": ("adnet_cli.formats.io", "read_ldr"),
+    "write_hdr_image": ("adnet_cli.formats.io", "write_hdr_image"),
+    "tonemap_image": ("adnet_cli.formats.tonemap", "tonemap"),
+    "tonemap_file": ("adnet_cli.formats.convert", "tonemap_file"),
+    "preview": ("adnet_cli.formats.tonemap", "preview"),
     "AdnetError": ("adnet_cli.errors", "AdnetError"),
 }
 __all__ = [  # the keys of _API (tests/test_api.py checks)
-    "__version__", "create_engine", "Engine", "BracketRequest", "MergeResult", "write_outputs", "load_weights",
+    "__version__", "create_engine", "Engine", "BracketRequest", "MergeResult", "Outputs", "write_outputs", "load_weights",
     "read_hdr", "read_ldr", "write_hdr_image", "tonemap_image", "tonemap_file", "preview", "AdnetError",
 ]
 
 if TYPE_CHECKING:
-    from adnet_cli.convert import tonemap_file
-    from adnet_cli.engine import BracketRequest, Engine, MergeResult, create_engine, write_outputs
     from adnet_cli.errors import AdnetError
-    from adnet_cli.io import read_hdr, read_ldr, write_hdr_image
-    from adnet_cli.tonemap import preview
-    from adnet_cli.tonemap import tonemap as tonemap_image
-    from adnet_cli.weights import load_weights
+    from adnet_cli.formats.convert import tonemap_file
+    from adnet_cli.formats.io import read_hdr, read_ldr, write_hdr_image
+    from adnet_cli.formats.tonemap import preview
+    from adnet_cli.formats.tonemap import tonemap as tonemap_image
+    from adnet_cli.merge.engine import BracketRequest, Engine, MergeResult, create_engine
+    from adnet_cli.merge.outputs import Outputs, write_outputs
+    from adnet_cli.network.weights import load_weights
 
 
 def __getattr__(name: str) -> Any:

@@ -130,6 +130,25 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     return getattr(torch, name)
 
 
+def training_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a training forward pass: bfloat16 on CUDA when `amp`, else None (float32).
+
+    Not on the CPU: on this project's CPU (no native bf16) a bf16 training step ran 0.02x the float32
+    one (benchmarks/train_speed.py), and on CPUs with native bf16 it has not been measured yet."""
+    import torch
+
+    return torch.bfloat16 if amp and device.type == "cuda" else None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Autocast to `dtype` on `device` (a resolved compute dtype), or nothing for float32 / None."""
+    import torch
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
 def precision_label(dtype: torch.dtype) -> str:
     """``float32``, ``bfloat16``... as the user names it."""
     return str(dtype).removeprefix("torch.")
@@ -168,3 +187,29 @@ def torchrun_launch() -> Launch:
     """RANK, WORLD_SIZE and LOCAL_RANK as torchrun sets them (defaults: a single process)."""
     env = os.environ
     return Launch(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+
+def join_torchrun(device: torch.device | None = None) -> Launch:
+    """This process's launch; under torchrun (WORLD_SIZE > 1) it also joins the process group, once:
+    NCCL where the rank computes on CUDA, gloo elsewhere. device: the rank's device (None: its
+    cuda:LOCAL_RANK where CUDA is available, else the CPU); a CUDA device becomes the current one,
+    since collectives stage their data there."""
+    import torch
+    import torch.distributed as dist
+
+    launch = torchrun_launch()
+    if launch.world > 1 and not dist.is_initialized():
+        cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(device if device is not None else launch.local_rank)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return launch
+
+
+def leave_torchrun() -> None:
+    """Leave the process group together (a rank that exits while others still talk to it aborts them)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -40,8 +40,8 @@ def command(config: str, out: Path, minutes: float, val_every: int, seed: int) -
 
 def base_scores(bases: set[str]) -> dict[str, dict[str, float]]:
     """Minute 0 of a residual run: its base alone on both sets, flattened as the training log has it."""
-    from adnet_cli.scene_sources import validation_scene_files
-    from adnet_cli.validation import flatten, score_base, validation_sets
+    from adnet_cli.training.scene_sources import validation_scene_files
+    from adnet_cli.training.validation import flatten, score_base, validation_sets
 
     sets = validation_sets(scene_files=validation_scene_files([SHARED / "hdr"])).named()
     found = {}

@@ -15,14 +15,14 @@ import time
 import numpy as np
 import torch
 
-from adnet_cli.adaptive import AUTO_TILE, base_and_need, network_mask, run_network
-from adnet_cli.align import align_frames
-from adnet_cli.datasets import to_network_domain
-from adnet_cli.inference import MergeOptions, bracket_maps
-from adnet_cli.io import unit_float
-from adnet_cli.metrics import psnr_mu
+from adnet_cli.evaluation.datasets import to_network_domain
+from adnet_cli.evaluation.metrics import psnr_mu
+from adnet_cli.formats.io import unit_float
+from adnet_cli.merge.align import align_frames
+from adnet_cli.network.adaptive import AUTO_TILE, base_and_need, network_mask, run_network
+from adnet_cli.network.inference import MergeOptions, bracket_maps
+from adnet_cli.network.weights import load_weights
 from adnet_cli.runtime import keep_freed_memory
-from adnet_cli.weights import load_weights
 from benchmarks.brackets import handheld_bracket, static_bracket, with_moving_area
 
 CPU = torch.device("cpu")

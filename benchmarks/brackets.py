@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adnet_cli.simulate import Sample, SimulatorConfig, simulate
+from adnet_cli.training.simulate import Sample, SimulatorConfig, simulate
 
 CAMERA = dict(camera="realistic", ratio_range=(2.0, 16.0))
 

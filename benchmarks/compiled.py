@@ -33,9 +33,9 @@ def default_windows(sizes: dict[int, tuple[int, int]]) -> dict[int, int]:
     import torch
 
     from adnet_cli.choices import DEFAULT_TILE_PAD
-    from adnet_cli.inference import default_tile, plan_tiles
+    from adnet_cli.network.inference import default_tile, plan_tiles
+    from adnet_cli.network.weights import load_weights
     from adnet_cli.runtime import resolve_precision
-    from adnet_cli.weights import load_weights
 
     cpu = torch.device("cpu")
     nf = load_weights(None).model.config.nf
@@ -47,8 +47,8 @@ def worker(mode: str, side: int) -> None:
     sys.path.insert(0, str(ROOT))
     import torch
 
+    from adnet_cli.network.weights import load_weights
     from adnet_cli.runtime import keep_freed_memory
-    from adnet_cli.weights import load_weights
 
     warnings.simplefilter("ignore")
     keep_freed_memory()

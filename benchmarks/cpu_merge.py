@@ -38,9 +38,9 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from adnet_cli import model as model_module  # noqa: E402
-from adnet_cli import ops  # noqa: E402
-from adnet_cli.inference import CPU_WINDOW_BYTES, MergeOptions, merge, window_bytes_per_pixel  # noqa: E402
+from adnet_cli.network import model as model_module  # noqa: E402
+from adnet_cli.network import ops  # noqa: E402
+from adnet_cli.network.inference import CPU_WINDOW_BYTES, MergeOptions, merge, window_bytes_per_pixel  # noqa: E402
 from adnet_cli.runtime import keep_freed_memory, native_bf16, precision_label, resolve_precision  # noqa: E402
 from benchmarks.floor import describe, floors, model_of  # noqa: E402
 from tests.helpers import randomise, synthetic_bracket  # noqa: E402
@@ -169,8 +169,8 @@ def speed_table(model_name: str, sizes: list[float], configs: list[str], bf16_fl
 
 def quality() -> None:
     """PSNR-mu / PSNR-l of the shipped weights in float32 and bfloat16 on the fixed validation set."""
-    from adnet_cli.validation import score, scoring_engine, validation_set
-    from adnet_cli.weights import load_weights
+    from adnet_cli.network.weights import load_weights
+    from adnet_cli.training.validation import score, scoring_engine, validation_set
 
     keep_freed_memory()
     samples = validation_set(8, 256)

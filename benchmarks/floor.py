@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from adnet_cli.model import ADNet, ADNetConfig  # noqa: E402
+from adnet_cli.network.model import ADNet, ADNetConfig  # noqa: E402
 
 LAYOUTS = ("nchw", "channels_last")
 
@@ -52,7 +52,7 @@ def model_of(name: str) -> ADNet:
     """`shipped`: the shipped weights' network (nf 32); `paper`: the published width (nf 64)."""
     if name == "paper":
         return ADNet(ADNetConfig(), deform_backend="torch").eval()
-    from adnet_cli.weights import load_weights
+    from adnet_cli.network.weights import load_weights
 
     return load_weights(None, deform_backend="torch").model
 

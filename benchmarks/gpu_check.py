@@ -36,14 +36,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from adnet_cli.adaptive import base_and_need, network_mask, run_network  # noqa: E402
-from adnet_cli.datasets import to_network_domain  # noqa: E402
-from adnet_cli.inference import MergeOptions, bracket_maps  # noqa: E402
-from adnet_cli.metrics import psnr_mu  # noqa: E402
-from adnet_cli.model import ADNet  # noqa: E402
-from adnet_cli.ops import _deform_conv_torch, available_backends, modulated_deform_conv2d  # noqa: E402
+from adnet_cli.evaluation.datasets import to_network_domain  # noqa: E402
+from adnet_cli.evaluation.metrics import psnr_mu  # noqa: E402
+from adnet_cli.network.adaptive import base_and_need, network_mask, run_network  # noqa: E402
+from adnet_cli.network.inference import MergeOptions, bracket_maps  # noqa: E402
+from adnet_cli.network.model import ADNet  # noqa: E402
+from adnet_cli.network.ops import _deform_conv_torch, available_backends, modulated_deform_conv2d  # noqa: E402
+from adnet_cli.network.weights import load_weights  # noqa: E402
 from adnet_cli.runtime import native_bf16  # noqa: E402
-from adnet_cli.weights import load_weights  # noqa: E402
 from benchmarks.brackets import static_bracket, with_moving_area  # noqa: E402
 
 FULL, SMOKE = (1060, 1900), (64, 96)
@@ -237,7 +237,7 @@ def _compiled(mode: str) -> Callable[[ADNet], contextlib.AbstractContextManager]
 
 
 def training(out: Path, minutes: float, scenes: Path | None, device: torch.device, smoke: bool) -> None:
-    from adnet_cli.train import TrainConfig, train
+    from adnet_cli.training.train import TrainConfig, train
 
     loaded = load_weights(None)
     crop = 32 if smoke else 256
@@ -268,7 +268,7 @@ def training(out: Path, minutes: float, scenes: Path | None, device: torch.devic
 
 def _largest_batch(config, device: torch.device, smoke: bool) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """The largest batch (doubling from 2) whose training step runs, and its seconds per step."""
-    from adnet_cli.train import train
+    from adnet_cli.training.train import train
 
     best, seconds, batch = 2, float("nan"), 2
     while batch <= (2 if smoke else 256):

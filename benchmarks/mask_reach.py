@@ -4,7 +4,7 @@ Run from the repository root:
     python benchmarks/mask_reach.py [--weights FILE] [--seeds 3]
 A static realistic-camera bracket, and the same bracket with moving discs (benchmarks/brackets.py),
 go through the network everywhere (whole image). Beyond the pixels that need the network (the opened
-`need` map of `adnet_cli.adaptive`), only the moving frames' content differs between the two inputs,
+`need` map of `adnet_cli.network.adaptive`), only the moving frames' content differs between the two inputs,
 so |out(moving) - out(static)| / peak at distance r from them says how far the network carries a
 disagreement. Printed: its maximum over the pixels farther than r, for each r; the smallest r where it
 stays below 1e-4 and 1e-3 is what `adaptive.GROW` must reach.
@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from adnet_cli import adaptive  # noqa: E402
-from adnet_cli.adaptive import base_and_need  # noqa: E402
-from adnet_cli.inference import MergeOptions, bracket_maps, merge  # noqa: E402
+from adnet_cli.network import adaptive  # noqa: E402
+from adnet_cli.network.adaptive import base_and_need  # noqa: E402
+from adnet_cli.network.inference import MergeOptions, bracket_maps, merge  # noqa: E402
+from adnet_cli.network.weights import load_weights  # noqa: E402
 from adnet_cli.runtime import keep_freed_memory  # noqa: E402
-from adnet_cli.weights import load_weights  # noqa: E402
 from benchmarks.brackets import static_bracket, with_moving_area  # noqa: E402
 
 RADII = (0, 2, 4, 8, 12, 16, 20, 24, 32, 48)

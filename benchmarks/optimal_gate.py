@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adnet_cli import optimal
-from adnet_cli.bases import bracket_context, optimal_base
-from adnet_cli.preprocess import build_inputs
-from adnet_cli.scene_sources import VALIDATION_SCENES, HdrFolderSource
-from adnet_cli.simulate import SimulatorConfig, simulate
-from adnet_cli.validation import _mean_scores, base_merge
+from adnet_cli.network import optimal
+from adnet_cli.network.bases import bracket_context, optimal_base
+from adnet_cli.network.preprocess import build_inputs
+from adnet_cli.training.scene_sources import VALIDATION_SCENES, HdrFolderSource
+from adnet_cli.training.simulate import SimulatorConfig, simulate
+from adnet_cli.training.validation import _mean_scores, base_merge
 
 TUNING_SEED = 3_000_017  # not a validation seed
 

@@ -24,9 +24,9 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np, torch
 from adnet_cli.runtime import keep_freed_memory, resolve_precision
-from adnet_cli.inference import MergeOptions, merge
-from adnet_cli.model import ADNet
-from adnet_cli.weights import load_weights
+from adnet_cli.network.inference import MergeOptions, merge
+from adnet_cli.network.model import ADNet
+from adnet_cli.network.weights import load_weights
 from tests.helpers import randomise, synthetic_bracket
 side, device = int(sys.argv[1]), torch.device(sys.argv[2])
 dtype = resolve_precision(sys.argv[3], device)

@@ -23,11 +23,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from adnet_cli.inference import MergeOptions, merge  # noqa: E402
-from adnet_cli.io import read_ldr  # noqa: E402
-from adnet_cli.model import ADNet  # noqa: E402
-from adnet_cli.simulate import SimulatorConfig, simulate  # noqa: E402
-from adnet_cli.weights import load_weights  # noqa: E402
+from adnet_cli.formats.io import read_ldr  # noqa: E402
+from adnet_cli.network.inference import MergeOptions, merge  # noqa: E402
+from adnet_cli.network.model import ADNet  # noqa: E402
+from adnet_cli.network.weights import load_weights  # noqa: E402
+from adnet_cli.training.simulate import SimulatorConfig, simulate  # noqa: E402
 from tests.helpers import randomise, synthetic_bracket  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "workshop"

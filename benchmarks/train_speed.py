@@ -17,11 +17,11 @@ import time
 
 import torch
 
-from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.preprocess import build_inputs
+from adnet_cli.network.model import ADNet, ADNetConfig
+from adnet_cli.network.preprocess import build_inputs
 from adnet_cli.runtime import native_bf16
-from adnet_cli.train import hdr_loss
-from adnet_cli.train_data import DataSpec, SampleSource, make_batch
+from adnet_cli.training.train import hdr_loss
+from adnet_cli.training.train_data import DataSpec, SampleSource, make_batch
 
 ROWS = ("fp32", "bf16", "channels-last", "threads-1", "small-fp32", "compile")
 

@@ -6,7 +6,7 @@ Run from the repository root:
         [--scenes ../shared/datasets/hdr] [--json FILE]
 Prints one markdown table per set (synthetic dead leaves; real scenes held out of training, when
 --scenes holds them; the example bracket examples/workshop/, static, made from a held-out scene) with PSNR-mu
-and PSNR-l (Kalantari style, see adnet_cli/validation.py) over all,
+and PSNR-l (Kalantari style, see adnet_cli/training/validation.py) over all,
 static and moving brackets for each checkpoint (whole images, the network everywhere; and for residual
 weights a second row, "auto": `adnet merge`'s default, tiled, the network only where the frames
 disagree), each residual checkpoint's base alone, OpenCV's Debevec and Robertson merges, the
@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adnet_cli.classical import METHODS
-from adnet_cli.engine import Engine
-from adnet_cli.inference import MergeOptions
-from adnet_cli.io import read_hdr, read_ldr
-from adnet_cli.scene_sources import validation_scene_files
-from adnet_cli.simulate import Sample
-from adnet_cli.validation import SUBSETS, score, score_base, score_method, scoring_engine, validation_sets
-from adnet_cli.weights import load_weights
+from adnet_cli.formats.io import read_hdr, read_ldr
+from adnet_cli.merge.classical import METHODS
+from adnet_cli.merge.engine import Engine
+from adnet_cli.network.inference import MergeOptions
+from adnet_cli.network.weights import load_weights
+from adnet_cli.training.scene_sources import validation_scene_files
+from adnet_cli.training.simulate import Sample
+from adnet_cli.training.validation import SUBSETS, score, score_base, score_method, scoring_engine, validation_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCENES = ROOT.parent / "shared" / "datasets" / "hdr"

@@ -1,4 +1,5 @@
-"""Shared fixtures: random-weight models and checkpoints for plumbing tests (helpers: tests/helpers.py)."""
+"""Shared fixtures: random-weight models and checkpoints for plumbing tests, and a folder of one
+shoot's JPEGs (helpers: tests/helpers.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from helpers import randomise
+from shots import write_session
 
-from adnet_cli.model import ADNet
-from adnet_cli.weights import save_weights
+from adnet_cli.network.model import ADNet
+from adnet_cli.network.weights import save_weights
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +24,9 @@ def random_checkpoint(tmp_path: Path, random_model: ADNet) -> Path:
     path = tmp_path / "random.safetensors"
     save_weights(path, random_model, "kalantari", {"adnet.note": "random weights for tests"})
     return path
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Path:
+    """A folder of `shots.SESSION`: brackets of 3, 3 and 5 frames, told apart by capture time."""
+    return write_session(tmp_path / "shoot")

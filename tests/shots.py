@@ -3,7 +3,7 @@ and batch tests: one smooth scene, exposed through a gamma-2.2 response."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,3 +95,22 @@ def corrupt_keeping_exif(path: Path) -> None:
         pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     path.write_bytes(data[:end] + b"\x00" * 64)
+
+
+# One afternoon's shoot: two 3-frame brackets 0.3 s apart, then a 5-frame one ten seconds later
+# (capture offset in seconds, exposure time).
+SESSION = [
+    (0.0, Fraction(1, 100)), (0.3, Fraction(1, 400)), (0.6, Fraction(1, 25)),
+    (0.9, Fraction(1, 100)), (1.2, Fraction(1, 400)), (1.5, Fraction(1, 25)),
+    (11.0, Fraction(1, 1600)), (11.3, Fraction(1, 800)), (11.6, Fraction(1, 200)), (11.9, Fraction(1, 50)),
+    (12.2, Fraction(1, 12)),
+]
+
+
+def write_session(folder: Path) -> Path:
+    """`SESSION` as JPEGs IMG_0001.jpg .. IMG_0011.jpg in `folder` (created) of one scene."""
+    folder.mkdir()
+    radiance = scene()
+    for i, (offset, t) in enumerate(SESSION, start=1):
+        write_jpeg(folder / f"IMG_{i:04d}.jpg", exposed(radiance, float(t)), t, START + timedelta(seconds=offset))
+    return folder

@@ -8,10 +8,10 @@ import pytest
 import torch
 from helpers import randomise, synthetic_bracket
 
-from adnet_cli import adaptive
-from adnet_cli.adaptive import GROW, NetworkStats, base_and_need, merge_adaptive, network_mask, run_network
-from adnet_cli.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, network_tiles
-from adnet_cli.model import ADNet, ADNetConfig
+from adnet_cli.network import adaptive
+from adnet_cli.network.adaptive import GROW, NetworkStats, base_and_need, merge_adaptive, network_mask, run_network
+from adnet_cli.network.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, network_tiles
+from adnet_cli.network.model import ADNet, ADNetConfig
 
 SMALL = dict(nf=16, growth=8, dense_layers=2, groups=2)
 CPU = torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.align: global pre-alignment of hand-held brackets on synthetic scenes.
+"""Tests for adnet_cli.merge.align: global pre-alignment of hand-held brackets on synthetic scenes.
 
 Each non-reference frame is the reference scene warped with a known matrix M (cv2.warpAffine's
 forward map, scene -> frame), so the reference->frame matrix align_frames must find is M itself.
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from adnet_cli.align import MODELS, align_frames, crop_box, crop_frames, describe_motion
+from adnet_cli.merge.align import MODELS, align_frames, crop_box, crop_frames, describe_motion
 
 SIZE = 192
 TIMES = (1.0, 4.0, 16.0)

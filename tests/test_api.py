@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import fails_cleanly, synthetic_bracket
-from test_cli import EXPOSURES, invoke, write_bracket
+from helpers import EXPOSURES, fails_cleanly, invoke, synthetic_bracket, write_bracket
 
 import adnet_cli
-from adnet_cli import choices, engine
+from adnet_cli import choices
 from adnet_cli.cli import options
-from adnet_cli.io import read_hdr
+from adnet_cli.formats.io import read_hdr
+from adnet_cli.merge import engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def test_import_is_cheap_and_every_public_name_resolves():
     assert dir(adnet_cli) == sorted(adnet_cli.__all__)
     for name in adnet_cli.__all__:
         assert getattr(adnet_cli, name) is not None
-    importlib.import_module("adnet_cli.tonemap")  # binds the submodule on the package
+    importlib.import_module("adnet_cli.formats.tonemap")  # binds the submodule on the package
 
     assert callable(adnet_cli.tonemap_image)
     with pytest.raises(AttributeError):
@@ -66,12 +66,12 @@ def test_merge_help_has_panels_and_examples():
 
 
 def test_choice_enums_are_the_library_tuples():
-    from adnet_cli.classical import METHODS
-    from adnet_cli.datasets import LAYOUT_TABLE, LAYOUTS
-    from adnet_cli.ops import BACKENDS
-    from adnet_cli.preprocess import CONVENTIONS
-    from adnet_cli.response import RESPONSES
-    from adnet_cli.tonemap import OPERATORS
+    from adnet_cli.evaluation.datasets import LAYOUT_TABLE, LAYOUTS
+    from adnet_cli.formats.tonemap import OPERATORS
+    from adnet_cli.merge.classical import METHODS
+    from adnet_cli.merge.response import RESPONSES
+    from adnet_cli.network.ops import BACKENDS
+    from adnet_cli.network.preprocess import CONVENTIONS
 
     values = lambda enum: tuple(m.value for m in enum)  # noqa: E731
     assert values(options.ConventionChoice) == ("auto", *CONVENTIONS)
@@ -84,8 +84,8 @@ def test_choice_enums_are_the_library_tuples():
 
 
 def test_layout_gammas_come_from_the_conventions():
-    from adnet_cli.datasets import LAYOUT_TABLE
-    from adnet_cli.preprocess import GAMMA
+    from adnet_cli.evaluation.datasets import LAYOUT_TABLE
+    from adnet_cli.network.preprocess import GAMMA
 
     assert {name: layout.gamma for name, layout in LAYOUT_TABLE.items()} == {
         "kalantari": GAMMA["kalantari"], "ntire": GAMMA["ntire"], "ntire-folders": GAMMA["ntire"]}
@@ -144,7 +144,7 @@ def test_an_input_frame_is_never_an_output(tmp_path, random_checkpoint):
 
 def test_network_options_scale_the_window_budget():
     cpu = torch.device("cpu")
-    from adnet_cli.inference import default_tile, window_bytes_per_pixel
+    from adnet_cli.network.inference import default_tile, window_bytes_per_pixel
 
     full = window_bytes_per_pixel(cpu, torch.float32, 64)
     assert window_bytes_per_pixel(cpu, torch.bfloat16, 64) == full // 2

@@ -12,24 +12,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import fails_cleanly
+from helpers import as_network, fails_cleanly
 from shots import START, corrupt_keeping_exif, exposed, scene, write_jpeg, write_tiff16
 from typer.testing import CliRunner
 
-from adnet_cli import engine as engine_module
 from adnet_cli.cli import app
-from adnet_cli.io import read_hdr, unit_float
+from adnet_cli.formats.io import read_hdr, unit_float
+from adnet_cli.merge import engine as engine_module
 
 runner = CliRunner()
 
 # Three brackets shot in one session: two AEB bursts (0, -2, +2 EV) back to back, split by the repeated
 # pattern; after a 10 s pause a five-frame bracket whose exposures repeat none of theirs, split by the gap.
-SESSION = [
-    (0.0, Fraction(1, 100)), (0.3, Fraction(1, 400)), (0.6, Fraction(1, 25)),
-    (0.9, Fraction(1, 100)), (1.2, Fraction(1, 400)), (1.5, Fraction(1, 25)),
-    (11.0, Fraction(1, 1600)), (11.3, Fraction(1, 800)), (11.6, Fraction(1, 200)), (11.9, Fraction(1, 50)),
-    (12.2, Fraction(1, 12)),
-]
 REFERENCES = ["IMG_0001", "IMG_0004", "IMG_0010"]
 
 
@@ -39,16 +33,6 @@ def invoke(*args: object):
 
 def snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
-
-
-@pytest.fixture
-def shoot(tmp_path: Path) -> Path:
-    folder = tmp_path / "shoot"
-    folder.mkdir()
-    radiance = scene()
-    for i, (offset, t) in enumerate(SESSION, start=1):
-        write_jpeg(folder / f"IMG_{i:04d}.jpg", exposed(radiance, float(t)), t, START + timedelta(seconds=offset))
-    return folder
 
 
 def test_dry_run_prints_the_grouping_and_writes_nothing(tmp_path, shoot):
@@ -222,7 +206,7 @@ def reference_linearised(model, frames, *args) -> np.ndarray:
 def test_fixed_scale_puts_brackets_of_one_scene_on_one_scale(tmp_path, shoot, random_checkpoint, monkeypatch):
     # An ideal merge for this test: the reference frame linearised (1.0 = its white level), so that the
     # scaling is what is tested, not the random network.
-    monkeypatch.setattr(engine_module, "run_network", reference_linearised)
+    monkeypatch.setattr(engine_module, "run_network", as_network(reference_linearised))
     folder = tmp_path / "tiffs"
     folder.mkdir()
     radiance = scene(seed=3)
@@ -276,7 +260,7 @@ def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def test_align_with_crop_merges_what_every_frame_covers(tmp_path, random_checkpoint, monkeypatch):
-    monkeypatch.setattr(engine_module, "run_network", reference_linearised)
+    monkeypatch.setattr(engine_module, "run_network", as_network(reference_linearised))
     height, width, margin = 96, 128, 10
     canvas = textured(height + 2 * margin, width + 2 * margin)
     # Hand-held: the short frame's view moved 6 px right, the long frame's 5 px up, so the left 6 columns
@@ -306,7 +290,7 @@ def test_align_with_crop_merges_what_every_frame_covers(tmp_path, random_checkpo
 
 
 def test_an_existing_preview_fails_its_group_before_any_work(tmp_path, shoot, random_checkpoint, monkeypatch):
-    monkeypatch.setattr(engine_module, "run_network", reference_linearised)
+    monkeypatch.setattr(engine_module, "run_network", as_network(reference_linearised))
     out = tmp_path / "out"
     out.mkdir()
     (out / "IMG_0004.png").write_bytes(b"someone else's picture")  # group 2's preview is in the way
@@ -325,7 +309,7 @@ def test_an_existing_preview_fails_its_group_before_any_work(tmp_path, shoot, ra
 
 
 def test_previews_written_into_the_input_folder_are_not_frames(tmp_path, shoot, random_checkpoint, monkeypatch):
-    monkeypatch.setattr(engine_module, "run_network", reference_linearised)
+    monkeypatch.setattr(engine_module, "run_network", as_network(reference_linearised))
     first = invoke("merge", shoot, "-o", shoot, "--weights", random_checkpoint)
     assert first.exit_code == 0, first.output
     assert sorted(p.name for p in shoot.glob("*.png")) == [f"{stem}.png" for stem in REFERENCES]

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from adnet_cli.camera import (
+from adnet_cli.training.camera import (
     SMALL_STEPS,
     TONE_CURVES,
     WARP_AMPLITUDE,
@@ -18,8 +18,8 @@ from adnet_cli.camera import (
     draw_exposures,
     tone_curve,
 )
-from adnet_cli.simulate import DARK_MEDIAN, MEDIAN_SIGNAL, SimulatorConfig, simulate
-from adnet_cli.validation import validation_set
+from adnet_cli.training.simulate import DARK_MEDIAN, MEDIAN_SIGNAL, SimulatorConfig, simulate
+from adnet_cli.training.validation import validation_set
 
 REALISTIC = SimulatorConfig(size=48, camera="realistic", ratio_range=(2.0, 64.0), static_prob=1.0, noise=False)
 NO_NOISE = (np.inf, 0.0)

@@ -7,26 +7,16 @@ from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from scenes import radiance
 from shots import START, srgb_encode, write_jpeg, write_tiff16
 
-from adnet_cli.bracket import plan_bracket, read_bracket, resolve_response
-from adnet_cli.engine import BracketRequest
-from adnet_cli.prepare import prepare_frames
+from adnet_cli.merge.bracket import plan_bracket, read_bracket, resolve_response
+from adnet_cli.merge.engine import BracketRequest
+from adnet_cli.merge.prepare import prepare_frames
 
 TIMES = (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
-
-
-def radiance(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
-    """(H, W, 3) float32 linear radiance with texture and a wide range (about 1:200)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    shading = 0.1 + 0.9 * (0.5 + 0.5 * np.sin(xx / 9 + yy / 13))[..., None] * np.array([1.0, 0.9, 0.8], np.float32)
-    texture = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 1.5)
-    return (shading * np.exp(1.2 * texture / texture.std())[..., None] * 0.3).astype(np.float32)
-
 
 def camera_jpegs(folder: Path, shifts: tuple[int, int, int] = (0, 0, 0), **tags) -> list[Path]:
     """Three sRGB-encoded JPEGs 2 EV apart; frame i shifted `shifts[i]` pixels to the right."""
@@ -89,9 +79,8 @@ def test_calibration_runs_on_aligned_frames(tmp_path):
 
 def test_the_dry_run_catches_frames_of_different_sizes(tmp_path):
     """A portrait frame among landscape ones (its pixels stored turned, EXIF Orientation 6, are fine)."""
-    from helpers import fails_cleanly
+    from helpers import fails_cleanly, invoke
     from PIL import Image
-    from test_cli import invoke
 
     paths = camera_jpegs(tmp_path, make="Canon")
     with Image.open(paths[2]) as img:

@@ -9,38 +9,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import fails_cleanly, synthetic_bracket
-from PIL import Image
-from PIL.TiffImagePlugin import IFDRational
-from typer.testing import CliRunner
+from helpers import EXPOSURES, fails_cleanly, invoke, write_bracket
 
-from adnet_cli.cli import app
-from adnet_cli.inference import MergeOptions, merge
-from adnet_cli.io import read_hdr
-from adnet_cli.weights import load_weights
-
-runner = CliRunner()
-EXPOSURES = "1/100,1/25,4/25"  # ratios 1 : 4 : 16, as synthetic_bracket
-
-
-def write_bracket(folder: Path, height: int = 24, width: int = 36, exif: bool = False) -> list[Path]:
-    frames, _ = synthetic_bracket(height, width)
-    paths = []
-    for name, frame, t in zip(("short", "medium", "long"), frames, ((1, 100), (1, 25), (4, 25))):
-        path = folder / f"{name}.png"
-        pixels = np.round(frame * 255).astype(np.uint8)
-        if exif:
-            tags = Image.Exif()
-            tags.get_ifd(0x8769)[0x829A] = IFDRational(*t)
-            Image.fromarray(pixels).save(path, exif=tags.tobytes())
-        else:
-            cv2.imwrite(str(path), pixels[..., ::-1])
-        paths.append(path)
-    return paths
-
-
-def invoke(*args: object) -> object:
-    return runner.invoke(app, [str(a) for a in args])
+from adnet_cli.formats.io import read_hdr
+from adnet_cli.network.inference import MergeOptions, merge
+from adnet_cli.network.weights import load_weights
 
 
 def digest(paths: list[Path]) -> list[str]:
@@ -177,7 +150,7 @@ def test_failed_preview_leaves_no_hdr_behind(tmp_path, bracket, random_checkpoin
     def broken(*args, **kwargs):
         raise OutputError("disk full")
 
-    monkeypatch.setattr(importlib.import_module("adnet_cli.engine"), "write_ldr_image", broken)
+    monkeypatch.setattr(importlib.import_module("adnet_cli.merge.outputs"), "write_ldr_image", broken)
     out = tmp_path / "scene.exr"
     result = invoke("merge", *bracket, "-e", EXPOSURES, "-o", out, "-p", tmp_path / "p.png", "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "disk full")

@@ -12,12 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import fails_cleanly
-from test_cli import EXPOSURES, invoke, write_bracket
+from helpers import EXPOSURES, fails_cleanly, invoke, write_bracket
 
-from adnet_cli.cvlog import codec_messages
 from adnet_cli.errors import InputError
-from adnet_cli.io import read_ldr
+from adnet_cli.formats.cvlog import codec_messages
+from adnet_cli.formats.io import read_ldr
 
 ROOT = Path(__file__).resolve().parent.parent
 

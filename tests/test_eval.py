@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import radiance as small_radiance
-from test_datasets import write_kalantari, write_ntire
+from layouts import radiance as small_radiance
+from layouts import write_kalantari, write_ntire
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
-from adnet_cli.datasets import find_scenes
-from adnet_cli.evaluate import score_prediction
-from adnet_cli.io import read_hdr
+from adnet_cli.evaluation.datasets import find_scenes
+from adnet_cli.evaluation.evaluate import score_prediction
+from adnet_cli.formats.io import read_hdr
 
 runner = CliRunner()
 
@@ -128,7 +128,7 @@ def test_torchrun_two_processes_gather_one_report(tmp_path, ntire):
 def test_an_unwritable_save_dir_is_found_before_any_scene_is_scored(tmp_path, kalantari, monkeypatch):
     from helpers import fails_cleanly
 
-    from adnet_cli import evaluate
+    from adnet_cli.evaluation import evaluate
 
     monkeypatch.setattr(evaluate, "evaluate_scene", lambda *a, **k: pytest.fail("a scene was scored"))
     blocker = tmp_path / "file.txt"

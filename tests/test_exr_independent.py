@@ -1,4 +1,4 @@
-"""Check EXR files written by adnet_cli.io with an independent decoder (tests/exr.py)."""
+"""Check EXR files written by adnet_cli.formats.io with an independent decoder (tests/exr.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from adnet_cli.io import write_hdr_image
+from adnet_cli.formats.io import write_hdr_image
 
 try:  # tests/ on sys.path (pytest's default rootdir-relative import mode)
     import exr

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import fails_cleanly
-from test_cli import EXPOSURES, invoke, write_bracket
+from helpers import EXPOSURES, as_network, fails_cleanly, invoke, write_bracket
 
-from adnet_cli.io import read_hdr, write_hdr_image
+from adnet_cli.formats.io import read_hdr, write_hdr_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +79,7 @@ def test_complete_files_with_trailing_data_are_accepted(tmp_path):
     """A JPEG with bytes after its end marker (some cameras append data) is not taken for truncated."""
     import cv2
 
-    from adnet_cli.io import read_ldr
+    from adnet_cli.formats.io import read_ldr
 
     ok, data = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
     path = tmp_path / "trailer.jpg"
@@ -108,7 +107,7 @@ def test_weights_holding_nan_are_refused_when_loaded(tmp_path, random_model):
     import torch
 
     from adnet_cli.errors import WeightsError
-    from adnet_cli.weights import load_weights, save_weights
+    from adnet_cli.network.weights import load_weights, save_weights
 
     broken, model = tmp_path / "nan.safetensors", copy.deepcopy(random_model)  # the fixture is shared
     with torch.no_grad():
@@ -119,9 +118,10 @@ def test_weights_holding_nan_are_refused_when_loaded(tmp_path, random_model):
 
 
 def test_a_non_finite_merge_is_never_written(tmp_path, random_checkpoint, monkeypatch):
-    from adnet_cli import engine
+    from adnet_cli.merge import engine
 
-    monkeypatch.setattr(engine, "run_network", lambda model, frames, *a: np.full(frames.shape[1:], np.nan, np.float32))
+    nan_merge = as_network(lambda model, frames, *a: np.full(frames.shape[1:], np.nan, np.float32))
+    monkeypatch.setattr(engine, "run_network", nan_merge)
     frames, out = write_bracket(tmp_path), tmp_path / "out.exr"
     result = invoke("merge", *frames, "-e", EXPOSURES, "-o", out, "--weights", random_checkpoint, "-q")
     fails_cleanly(result, "non-finite")
@@ -144,7 +144,7 @@ def test_a_scale_that_underflows_float32_is_refused(tmp_path, random_checkpoint)
     (["--init", "/no/such.safetensors"], "not found"),
 ])
 def test_a_refused_training_run_creates_nothing(tmp_path, args, message):
-    from test_train import TINY_ARGS
+    from helpers import TINY_ARGS
     from typer.testing import CliRunner
 
     from adnet_cli.cli import app
@@ -156,10 +156,10 @@ def test_a_refused_training_run_creates_nothing(tmp_path, args, message):
 
 
 def test_training_stops_on_a_non_finite_loss_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    from test_train import tiny_config
+    from helpers import tiny_config
 
-    from adnet_cli import train as training
     from adnet_cli.errors import AdnetError
+    from adnet_cli.training import train as training
 
     out = tmp_path / "run"
     training.train(tiny_config(out, 2))
@@ -224,10 +224,10 @@ def test_sigterm_cleans_up_and_exits_143(tmp_path, random_checkpoint, where):
     train = ["train", "--out", "run", "--steps", "3", "--checkpoint-every", "1", "--width", "16,8,2,2", "--crop", "32",
              "--batch-size", "2", "--val-count", "1", "--val-size", "32"]
     module, name, before, argv = {
-        "network": ("adnet_cli.engine", "run_network", "pass", merge),
-        "preview write": ("adnet_cli.engine", "write_ldr_image", "pass", merge),  # the HDR written, not renamed
+        "network": ("adnet_cli.merge.engine", "run_network", "pass", merge),
+        "preview write": ("adnet_cli.merge.outputs", "write_ldr_image", "pass", merge),  # the HDR written, not renamed
         # two steps run and are saved; the third waits
-        "training step": ("adnet_cli.train", "_train_step", "if args[1].step < 2:\n        return real(*args, **kwargs)",
+        "training step": ("adnet_cli.training.train", "_train_step", "if args[1].step < 2:\n        return real(*args, **kwargs)",
                           train),
     }[where]
     code = _WAITING.format(module=module, name=name, before=before)
@@ -256,7 +256,7 @@ def test_checkpoint_refusals_say_why_in_the_projects_words(tmp_path):
     import torch
 
     from adnet_cli.errors import WeightsError
-    from adnet_cli.weights import read_state_dict
+    from adnet_cli.network.weights import read_state_dict
 
     empty = tmp_path / "empty.pth"
     empty.write_bytes(b"")
@@ -271,7 +271,7 @@ def test_checkpoint_refusals_say_why_in_the_projects_words(tmp_path):
 
 
 def test_a_garbage_state_is_refused_in_one_line(tmp_path):
-    from test_train import TINY_ARGS
+    from helpers import TINY_ARGS
     from typer.testing import CliRunner
 
     from adnet_cli.cli import app
@@ -310,7 +310,7 @@ def test_a_terminal_that_cannot_show_a_name_gets_it_escaped(tmp_path):
 
 
 def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path):
-    from test_train import TINY_ARGS
+    from helpers import TINY_ARGS
     from typer.testing import CliRunner
 
     from adnet_cli.cli import app

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from shots import START, exposed, scene, write_jpeg
 
-from adnet_cli.bracket import (
+from adnet_cli.errors import InputError
+from adnet_cli.merge.bracket import (
     Bracket,
     exif_exposures,
     output_scale,
@@ -20,9 +21,8 @@ from adnet_cli.bracket import (
     plan_bracket,
     read_bracket,
 )
-from adnet_cli.errors import InputError
-from adnet_cli.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
-from adnet_cli.selection import select_frames
+from adnet_cli.merge.grouping import Shot, collect_images, group_shots, order_shots, prefer_raw, read_shot
+from adnet_cli.merge.selection import select_frames
 
 
 def shot(name: str, seconds: float | None, exposure: float | None, iso: float = 100) -> Shot:

@@ -7,10 +7,11 @@ import pytest
 import torch
 from helpers import synthetic_bracket
 
-from adnet_cli import inference, runtime
+from adnet_cli import runtime
 from adnet_cli.choices import DEFAULT_TILE_PAD
 from adnet_cli.errors import DeviceError
-from adnet_cli.inference import (
+from adnet_cli.network import inference
+from adnet_cli.network.inference import (
     EDGE_CONTEXT,
     TTA_TRANSFORMS,
     MergeOptions,
@@ -32,7 +33,7 @@ FP32 = {"dtype": torch.float32}  # the exact path (also the default)
 class Pointwise(torch.nn.Module):
     """A stand-in network that commutes with every flip and transpose: out = channels 3-5 of x2."""
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, context: object = None) -> torch.Tensor:
         return x2[:, 3:] * 2 + x1[:, 3:]
 
 
@@ -206,8 +207,8 @@ def test_default_windows_keep_most_of_what_they_compute(monkeypatch, nf, pad):
 def test_the_default_pad_tiles_the_shipped_weights_seamlessly():
     """The default pad was chosen with the shipped weights on a moving bracket (benchmarks/tile_pad.py
     prints the curve): tiled and whole agree to 1e-4 of the peak there, and without context do not."""
-    from adnet_cli.simulate import SimulatorConfig, simulate
-    from adnet_cli.weights import load_weights
+    from adnet_cli.network.weights import load_weights
+    from adnet_cli.training.simulate import SimulatorConfig, simulate
 
     loaded = load_weights(None, deform_backend="torch")
     sample = simulate(7, SimulatorConfig(size=96, width=136, static_prob=0.0, max_shift=16.0))

@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.io: LDR/HDR reading, EXIF exposure, atomic HDR/LDR writing."""
+"""Tests for adnet_cli.formats.io: LDR/HDR reading, EXIF exposure, atomic HDR/LDR writing."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
-from adnet_cli import atomic, io
 from adnet_cli.errors import InputError, OutputError
-from adnet_cli.exif import ExifExposure, read_exif_exposure
-from adnet_cli.io import (
+from adnet_cli.formats import atomic, io
+from adnet_cli.formats.exif import ExifExposure, read_exif_exposure
+from adnet_cli.formats.io import (
     check_output_path,
     read_hdr,
     read_ldr,
@@ -535,9 +535,9 @@ def test_hdr_writers_stream_row_blocks_without_changing_a_byte(tmp_path, monkeyp
 def test_all_or_nothing_keeps_earlier_files_when_a_later_write_fails(tmp_path):
     """An HDR and its preview are renamed into place together: when the preview cannot be written,
     the HDR already on disk is the old one, and no temporary file is left."""
-    from adnet_cli.atomic import all_or_nothing
     from adnet_cli.errors import OutputError
-    from adnet_cli.io import read_hdr, write_hdr_image, write_ldr_image
+    from adnet_cli.formats.atomic import all_or_nothing
+    from adnet_cli.formats.io import read_hdr, write_hdr_image, write_ldr_image
 
     old, new = np.full((4, 5, 3), 0.25, np.float32), np.full((4, 5, 3), 0.5, np.float32)
     hdr = tmp_path / "out.exr"

@@ -12,13 +12,13 @@ from fractions import Fraction
 import numpy as np
 import OpenEXR
 import pytest
+from helpers import invoke
 from PIL import Image
+from scenes import radiance
 from shots import START, srgb_encode, write_jpeg
-from test_camera_brackets import radiance
-from test_cli import invoke
 
 from adnet_cli import __version__
-from adnet_cli.io import read_hdr
+from adnet_cli.formats.io import read_hdr
 
 TIMES = (Fraction(1, 100), Fraction(1, 400), Fraction(1, 25))  # in file order, as a Canon shoots 0, -2, +2
 
@@ -108,7 +108,7 @@ def test_previews_carry_srgb_and_the_reference_frames_camera_exif(tmp_path, rand
 
 
 def test_a_preview_of_frames_without_exif_carries_srgb_and_software_only(tmp_path, random_checkpoint):
-    from test_cli import EXPOSURES, write_bracket
+    from helpers import EXPOSURES, write_bracket
 
     frames = write_bracket(tmp_path)
     preview = tmp_path / "p.png"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from helpers import fails_cleanly
-from test_cli import EXPOSURES, invoke, write_bracket
+from helpers import EXPOSURES, fails_cleanly, invoke, write_bracket
 
-from adnet_cli.classical import classical_merge, mertens_fusion
-from adnet_cli.io import read_hdr
-from adnet_cli.tonemap import quantise, tonemap
+from adnet_cli.formats.io import read_hdr
+from adnet_cli.formats.tonemap import quantise, tonemap
+from adnet_cli.merge.classical import classical_merge, mertens_fusion
 
 TIMES = (0.01, 0.04, 0.16)
 

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import original_layout, random_original_state
 
-from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.ops import modulated_deform_conv2d
-
-REFERENCE_KEYS = Path(__file__).parent / "data" / "original_state_dict.txt"
-
-
-def original_layout() -> dict[str, tuple[int, ...]]:
-    """Names and shapes of the original release's 110 tensors (copied from shared/reference)."""
-    layout = {}
-    for line in REFERENCE_KEYS.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        name, shape = line.split(" ", 1)
-        layout[name] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
-    return layout
-
-
-def random_original_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    """A state dict with exactly the original names and shapes, random values of realistic scale."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for name, shape in original_layout().items():
-        fan_in = max(1, int(torch.tensor(shape[1:]).prod())) if len(shape) > 1 else 64
-        state[name] = torch.randn(shape, generator=gen) * (0.5 / fan_in**0.5)
-    return state
+from adnet_cli.network.model import ADNet, ADNetConfig
+from adnet_cli.network.ops import modulated_deform_conv2d
 
 
 def test_layout_has_110_tensors_with_original_names_and_shapes():
@@ -150,7 +126,7 @@ def test_the_in_place_inference_path_gives_what_the_autograd_path_gives(original
     one buffer (`model._inference`); with it, the out-of-place forms training needs. Both must agree,
     with the deformable convs in several row bands (as in a real window) and a batch of 2, whose
     channel slices are not contiguous."""
-    from adnet_cli import ops
+    from adnet_cli.network import ops
 
     monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 3 * 28)
     model = ADNet(ADNetConfig(base=base), deform_backend="torch").eval()
@@ -169,7 +145,7 @@ def test_the_in_place_inference_path_gives_what_the_autograd_path_gives(original
 def test_in_place_and_autograd_paths_agree_under_bfloat16_autocast(monkeypatch):
     """The in-place forms keep autocast's dtypes: bf16 temporaries are written into bf16 buffers and
     nothing is promoted differently (a small width: bf16 is emulated on CPUs without it)."""
-    from adnet_cli import ops
+    from adnet_cli.network import ops
 
     monkeypatch.setattr(ops, "CPU_BAND_PIXELS", 3 * 28)
     model = ADNet(ADNetConfig(nf=16, growth=8, dense_layers=2, groups=2, base="deghost"), deform_backend="torch")

@@ -1,4 +1,4 @@
-"""Tests of adnet_cli.ops: modulated deformable convolution against slow references."""
+"""Tests of adnet_cli.network.ops: modulated deformable convolution against slow references."""
 
 import math
 import sys
@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adnet_cli import ops
 from adnet_cli.errors import DeviceError
+from adnet_cli.network import ops
 
 no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, no_cuda])]

@@ -1,4 +1,4 @@
-"""The noise-optimal merge (`adnet_cli.optimal`): hand-computed weights, the gate, the fallbacks, the
+"""The noise-optimal merge (`adnet_cli.network.optimal`): hand-computed weights, the gate, the fallbacks, the
 intensity maps, and what it gains over the deghost base and Debevec on simulated static brackets."""
 
 from __future__ import annotations
@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from adnet_cli import adaptive
-from adnet_cli.bases import bracket_context, optimal_base
-from adnet_cli.classical import MERGES, METHODS, classical_merge
-from adnet_cli.datasets import to_network_domain
-from adnet_cli.inference import bracket_maps
-from adnet_cli.metrics import psnr_mu
-from adnet_cli.optimal import FALLBACK, NoiseModel, apply_map, estimate_maps, optimal_merge
-from adnet_cli.preprocess import build_inputs
-from adnet_cli.simulate import SimulatorConfig, simulate
-from adnet_cli.validation import base_merge
+from adnet_cli import tables
+from adnet_cli.evaluation.datasets import to_network_domain
+from adnet_cli.evaluation.metrics import psnr_mu
+from adnet_cli.merge.classical import METHODS, classical_merge
+from adnet_cli.network import adaptive
+from adnet_cli.network.bases import bracket_context, optimal_base
+from adnet_cli.network.inference import bracket_maps
+from adnet_cli.network.optimal import FALLBACK, NoiseModel, apply_map, estimate_maps, optimal_merge
+from adnet_cli.network.preprocess import build_inputs
+from adnet_cli.training.simulate import SimulatorConfig, simulate
+from adnet_cli.training.validation import base_merge
 
 TIMES = (1.0, 4.0, 16.0)
 SCALES = torch.tensor([[4.0, 1.0, 0.25]])  # radiance per unit signal, 1.0 = the reference's white
@@ -92,8 +93,8 @@ def test_intensity_maps_recover_a_monotone_mapping_between_levels():
 
 
 def test_classical_methods_each_have_their_own_code():
-    assert tuple(MERGES) == METHODS
-    assert len({id(f) for f in MERGES.values()}) == len(METHODS)
+    functions = {m: tables.row(tables.METHODS, m, "method").load() for m in METHODS}
+    assert len({id(f) for f in functions.values()}) == len(METHODS)
     frames = np.stack([np.full((8, 8, 3), v, np.float32) for v in (0.3, 0.5, 0.7)])
     results = {m: classical_merge(frames, TIMES, m, 2.2) for m in METHODS}
     assert not np.allclose(results["optimal"], results["robertson"])  # never another method's result

@@ -10,8 +10,8 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image, ImageOps
 
-from adnet_cli.exif import ExifExposure, read_exif_exposure
-from adnet_cli.io import read_ldr
+from adnet_cli.formats.exif import ExifExposure, read_exif_exposure
+from adnet_cli.formats.io import read_ldr
 
 ORIENTATION_TAG = 0x0112
 

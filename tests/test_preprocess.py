@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adnet_cli.preprocess import build_inputs, from_linear, to_linear
+from adnet_cli.network.preprocess import build_inputs, from_linear, to_linear
 
 
 def bracket(batch: int = 1) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.raw: RAW decoding through rawpy/LibRaw, on tiny synthetic DNG files.
+"""Tests for adnet_cli.formats.raw: RAW decoding through rawpy/LibRaw, on tiny synthetic DNG files.
 
 The DNGs are written with tifffile: an RGGB Bayer mosaic of a known linear scene, a camera whose
 primaries are sRGB's (ColorMatrix1 = XYZ -> linear sRGB, D65) and neutral AsShotNeutral, so
@@ -16,16 +16,17 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from helpers import as_network
 from shots import srgb_encode, write_jpeg
 from typer.testing import CliRunner
 
-from adnet_cli import raw as raw_module
 from adnet_cli.cli import app
 from adnet_cli.errors import InputError
-from adnet_cli.exif import ExifExposure
-from adnet_cli.io import read_hdr, read_ldr, unit_float
-from adnet_cli.raw import RAW_SUFFIXES, is_raw, raw_to_linear, read_raw, read_raw_exposure
-from adnet_cli.response import linear_to_network, to_network_frames
+from adnet_cli.formats import raw as raw_module
+from adnet_cli.formats.exif import ExifExposure
+from adnet_cli.formats.io import read_hdr, read_ldr, unit_float
+from adnet_cli.formats.raw import RAW_SUFFIXES, is_raw, raw_to_linear, read_raw, read_raw_exposure
+from adnet_cli.merge.response import linear_to_network, to_network_frames
 
 SRGB_TO_XYZ = np.array(
     [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
@@ -192,7 +193,7 @@ def _classical_merge(model, frames, exposures, *args) -> np.ndarray:
 def test_raw_and_jpeg_brackets_merge_to_the_same_scale(tmp_path, random_checkpoint, monkeypatch, response) -> None:
     """One scene shot as RAW and as in-camera JPEGs (plain gamma 2.2 or the sRGB curve), exposures from
     EXIF: `adnet merge --scale fixed:1/30` gives the same radiance for both."""
-    monkeypatch.setattr(importlib.import_module("adnet_cli.engine"), "run_network", _classical_merge)
+    monkeypatch.setattr(importlib.import_module("adnet_cli.merge.engine"), "run_network", as_network(_classical_merge))
     scene, times = _scene(), (Fraction(1, 400), Fraction(1, 100), Fraction(1, 25))
     encode = (lambda x: x ** (1 / 2.2)) if response == "gamma" else srgb_encode
     raws, jpegs = [], []

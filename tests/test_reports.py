@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import fails_cleanly
-from test_batch_cli import shoot  # noqa: F401 - the fixture
-from test_cli import EXPOSURES, invoke, write_bracket
+from helpers import EXPOSURES, fails_cleanly, invoke, write_bracket
 
 
 def test_a_merge_reports_its_frames_preparation_engine_and_outputs(tmp_path, random_checkpoint):

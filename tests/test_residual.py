@@ -10,12 +10,12 @@ import torch
 from helpers import randomise, synthetic_bracket
 from typer.testing import CliRunner
 
-from adnet_cli.bases import BASES, base_image, bracket_context, merge_weights
 from adnet_cli.cli import app
-from adnet_cli.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, pad_for_network
-from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
-from adnet_cli.weights import load_weights, read_state_dict, save_weights
+from adnet_cli.network.bases import BASES, base_image, bracket_context, merge_weights
+from adnet_cli.network.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, pad_for_network
+from adnet_cli.network.model import ADNet, ADNetConfig
+from adnet_cli.network.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
+from adnet_cli.network.weights import load_weights, read_state_dict, save_weights
 
 SMALL = dict(nf=16, growth=8, dense_layers=2, groups=2)
 
@@ -88,7 +88,7 @@ def test_none_base_keeps_the_original_init_and_the_base_is_really_added():
 
 
 def test_a_residual_correction_darkens_by_at_most_the_floor():
-    from adnet_cli.model import RESIDUAL_FLOOR
+    from adnet_cli.network.model import RESIDUAL_FLOOR
 
     model = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch").eval()
     torch.nn.init.constant_(model.post_conv[2].bias, -100.0)  # a correction far below any base
@@ -163,7 +163,7 @@ def test_info_shows_the_base(tmp_path: Path):
 
 
 def test_init_from_a_plain_model_starts_a_residual_run_at_its_base(tmp_path: Path):
-    from adnet_cli.train import TrainConfig, _build
+    from adnet_cli.training.train import TrainConfig, _build
 
     plain = randomise(ADNet(ADNetConfig(**SMALL), deform_backend="torch"))
     path = tmp_path / "plain.safetensors"
@@ -184,7 +184,7 @@ def test_init_from_a_plain_model_starts_a_residual_run_at_its_base(tmp_path: Pat
 
 
 def test_the_base_alone_scores_as_an_untrained_residual_model():
-    from adnet_cli.validation import score, score_base, scoring_engine, validation_set
+    from adnet_cli.training.validation import score, score_base, scoring_engine, validation_set
 
     samples = validation_set(3, 32)
     model = ADNet(ADNetConfig(**SMALL, base="merge"), deform_backend="torch")
@@ -195,7 +195,7 @@ def test_the_base_alone_scores_as_an_untrained_residual_model():
 def test_the_real_scene_set_is_fixed_static_then_moving_and_non_square(tmp_path: Path):
     from scenes import write_scene_folder
 
-    from adnet_cli.validation import REAL_SHAPE, real_validation_set
+    from adnet_cli.training.validation import REAL_SHAPE, real_validation_set
 
     folder = write_scene_folder(tmp_path / "hdr", ["a.hdr", "b.hdr"])
     files = [folder / "a.hdr", folder / "b.hdr"]
@@ -241,7 +241,7 @@ def test_deghost_base_drops_a_long_frame_that_moved():
 
 def test_init_from_a_residual_model_into_the_original_form_is_refused(tmp_path: Path):
     from adnet_cli.errors import AdnetError
-    from adnet_cli.train import TrainConfig, _build
+    from adnet_cli.training.train import TrainConfig, _build
 
     path = tmp_path / "residual.safetensors"
     save_weights(path, ADNet(ADNetConfig(**SMALL, base="deghost"), deform_backend="torch"), "kalantari")

@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.response: camera response curves -> the network's plain-gamma input."""
+"""Tests for adnet_cli.merge.response: camera response curves -> the network's plain-gamma input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from adnet_cli.errors import InputError
-from adnet_cli.response import (
+from adnet_cli.merge.response import (
     CURVES,
     RESPONSES,
     apply_curve,

@@ -8,8 +8,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
-from adnet_cli.io import read_hdr
-from adnet_cli.weights import load_weights, shipped_weights_path
+from adnet_cli.formats.io import read_hdr
+from adnet_cli.network.weights import load_weights, shipped_weights_path
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workshop"
 
@@ -52,8 +52,8 @@ def test_no_channel_is_exactly_zero_where_every_frame_has_signal(monkeypatch):
     monkeypatch.delenv("ADNET_WEIGHTS", raising=False)
     import torch
 
-    from adnet_cli.inference import MergeOptions, merge
-    from adnet_cli.simulate import SimulatorConfig, simulate
+    from adnet_cli.network.inference import MergeOptions, merge
+    from adnet_cli.training.simulate import SimulatorConfig, simulate
 
     loaded = load_weights(None)
     config = SimulatorConfig(size=64, camera="realistic", ratio_range=(2.0, 8.0))

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from adnet_cli.scene_sources import HdrFolderSource, LdrFolderSource, sources_from_folder
-from adnet_cli.simulate import Sample, SimulatorConfig, capture, simulate
+from adnet_cli.training.scene_sources import HdrFolderSource, LdrFolderSource, sources_from_folder
+from adnet_cli.training.simulate import Sample, SimulatorConfig, capture, simulate
 
 STATIC = SimulatorConfig(size=64, static_prob=1.0, noise=False, gamma_jitter_prob=1.0)
 MOVING = SimulatorConfig(size=96, static_prob=0.0, noise=False)

@@ -1,4 +1,4 @@
-"""Tests for adnet_cli.tonemap: mu-law, percentile normalisation, previews, tonemap() and quantise()."""
+"""Tests for adnet_cli.formats.tonemap: mu-law, percentile normalisation, previews, tonemap() and quantise()."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-import adnet_cli.tonemap as tm
-from adnet_cli.tonemap import (
+import adnet_cli.formats.tonemap as tm
+from adnet_cli.formats.tonemap import (
     MU,
     OPERATORS,
     count_bad_pixels,

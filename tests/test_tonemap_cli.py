@@ -12,8 +12,8 @@ from helpers import fails_cleanly
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
-from adnet_cli.io import read_hdr, write_hdr_image
-from adnet_cli.tonemap import OPERATORS, preview
+from adnet_cli.formats.io import read_hdr, write_hdr_image
+from adnet_cli.formats.tonemap import OPERATORS, preview
 
 runner = CliRunner()
 

@@ -12,25 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, TINY_ARGS, tiny_config
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
 from adnet_cli.errors import AdnetError
-from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.preprocess import build_inputs, from_linear
-from adnet_cli.train import TrainConfig, hdr_loss, train
-from adnet_cli.train_data import DataSpec, SampleSource, make_batch
-from adnet_cli.weights import load_weights
-
-TINY = ADNetConfig(nf=16, growth=8, dense_layers=2, groups=2)
-TINY_ARGS = ["--width", "16,8,2,2", "--crop", "32", "--batch-size", "2", "--val-count", "1", "--val-size", "64",
-             "--device", "cpu"]
-
-
-def tiny_config(out: Path, steps: int, **kw) -> TrainConfig:
-    base = dict(out_dir=out, steps=steps, batch_size=2, crop=32, model=TINY, val_every=1000, val_count=1,
-                val_size=64, checkpoint_every=2, device="cpu", lr=1e-3)
-    return TrainConfig(**{**base, **kw})
+from adnet_cli.network.model import ADNet
+from adnet_cli.network.preprocess import build_inputs, from_linear
+from adnet_cli.network.weights import load_weights
+from adnet_cli.training.train import hdr_loss, train
+from adnet_cli.training.train_data import DataSpec, SampleSource, make_batch
 
 
 def losses(out: Path) -> list[float]:
@@ -149,7 +140,7 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path):
 
 def test_real_dataset_crops_keep_frames_and_ground_truth_together(tmp_path: Path):
     """kalantari:/ntire: sources: crops, flips and transposes apply to frames and ground truth alike."""
-    from test_datasets import radiance, write_kalantari, write_ntire
+    from layouts import radiance, write_kalantari, write_ntire
 
     from adnet_cli.errors import InputError
 
@@ -174,7 +165,7 @@ def test_real_dataset_crops_keep_frames_and_ground_truth_together(tmp_path: Path
 def test_held_out_scenes_are_left_out_of_training_and_validate_the_run(tmp_path: Path):
     from scenes import write_scene_folder
 
-    from adnet_cli.scene_sources import VALIDATION_SCENES
+    from adnet_cli.training.scene_sources import VALIDATION_SCENES
 
     scenes = write_scene_folder(tmp_path / "hdr", ["train_a.hdr", VALIDATION_SCENES[0], VALIDATION_SCENES[2]])
     source = SampleSource([DataSpec.parse(f"hdr:{scenes}")], crop=16, nominal_gamma=2.2, camera="realistic")
@@ -251,7 +242,7 @@ def test_a_run_saved_before_bases_and_cameras_existed_resumes_with_its_own_setti
 
 @pytest.mark.parametrize("share", [0.0, 1.0])
 def test_static_share_sets_the_simulators_share_of_still_brackets(tmp_path: Path, share: float):
-    from adnet_cli.simulate import simulate
+    from adnet_cli.training.simulate import simulate
 
     source = SampleSource([DataSpec.parse("synthetic")], crop=32, nominal_gamma=2.2, static_share=share)
     assert {simulate(seed, source.sim_config).static for seed in range(12)} == {bool(share)}

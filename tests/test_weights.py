@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import randomise
-from test_model import random_original_state
+from helpers import random_original_state, randomise
 
 from adnet_cli.choices import TYPICAL_RATIOS
 from adnet_cli.errors import WeightsError
-from adnet_cli.model import ADNet, ADNetConfig
-from adnet_cli.weights import (
+from adnet_cli.network.model import ADNet, ADNetConfig
+from adnet_cli.network.weights import (
     config_from_state_dict,
     load_weights,
     read_state_dict,
@@ -119,7 +118,7 @@ def _hub_env(tmp_path: Path) -> dict[str, str]:
 
 
 def _resolve_in_subprocess(spec: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = "import sys; from adnet_cli.weights import resolve_weights; print(resolve_weights(sys.argv[1]))"
+    code = "import sys; from adnet_cli.network.weights import resolve_weights; print(resolve_weights(sys.argv[1]))"
     return subprocess.run([sys.executable, "-c", code, spec], env=env, capture_output=True, text=True)
 
 

@@ -1,5 +1,5 @@
 """Batch mode of `adnet merge`, as the user sees it: the plan (--dry-run), the grouping, progress
-and the summary. Finding the groups and merging them is :mod:`adnet_cli.batch`'s."""
+and the summary. Finding the groups and merging them is :mod:`adnet_cli.merge.batch`'s."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from adnet_cli.choices import EV_SOURCE, FRAMES
+from adnet_cli.choices import FRAMES
 from adnet_cli.cli.common import batch_progress, console, emit_json, error, failure_line, note, results
 from adnet_cli.errors import OutputError
+from adnet_cli.exposure import ExposureUnit
 
 if TYPE_CHECKING:
-    from adnet_cli.batch import BatchSettings, Job
-    from adnet_cli.bracket import Bracket, BracketPlan
-    from adnet_cli.engine import BracketRequest, MergeResult, Merges
+    from adnet_cli.merge.batch import BatchSettings, Job
+    from adnet_cli.merge.bracket import Bracket, BracketPlan
+    from adnet_cli.merge.engine import BracketRequest, MergeResult, Merges
 
 
 def print_plan(jobs: Sequence[Job]) -> None:
@@ -57,17 +58,10 @@ def plan_lines(plan: BracketPlan, times: dict | None = None) -> list[str]:
     for i, (path, t) in enumerate(zip(plan.paths, plan.exposures)):
         stamp = (times or {}).get(path)
         clock = stamp.strftime("%H:%M:%S.%f")[:-4] if stamp else "-"
-        stops = [] if plan.source == EV_SOURCE else [f"{math.log2(t / reference):+.1f} EV"]
-        rows.append([f"#{i}", path.name, format_exposure(t, plan.source), *stops, clock, roles.get(i, "unused")])
+        stops = [] if plan.unit is ExposureUnit.RELATIVE else [f"{math.log2(t / reference):+.1f} EV"]
+        rows.append([f"#{i}", path.name, plan.unit.format(t), *stops, clock, roles.get(i, "unused")])
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-
-
-def format_exposure(value: float, source: str) -> str:
-    """1/400 s, 0.3 s, or +2 EV for relative exposures (--ev)."""
-    from adnet_cli.bracket import format_exposure as seconds
-
-    return f"{math.log2(value):+g} EV" if source == EV_SOURCE else seconds(value)
 
 
 def group_line(job: Job) -> str:
@@ -91,19 +85,16 @@ def run_batch(
     request: BracketRequest,
     engine: Callable[[], Merges],
     *,
-    float32: bool,
     dry_run: bool,
     quiet: bool,
     debug: bool,
     json_report: str | None = None,
-    tonemap: str = "mu",
-    preview_bits: int = 8,
 ) -> None:
     """Plan the batch; print the plan (--dry-run), or show the grouping (:func:`group_line`) and merge
     every mergeable, not skipped group under one progress bar. A failing group is reported at the end
     and the others still run; exits 1 when any group failed."""
-    from adnet_cli.batch import check_batch_output, merge_jobs, plan_batch
-    from adnet_cli.report import engine_record, job_record, merge_record
+    from adnet_cli.merge.batch import check_batch_output, merge_jobs, plan_batch
+    from adnet_cli.merge.report import engine_record, job_record, merge_record
 
     check_batch_output(folder)
     jobs, file_notes = plan_batch(inputs, folder, settings, request)
@@ -143,16 +134,13 @@ def run_batch(
                 todo,
                 ready,
                 request,
-                float32=float32,
-                overwrite=settings.overwrite,
+                settings,
                 noted=None if quiet else _print_note,
                 done=done,
                 read=None if quiet else _print_reading_notes,
                 reason=failure_line,
                 progress=progress,
                 tiles=tiles,
-                tonemap=tonemap,
-                preview_bits=preview_bits,
                 reraise=debug,
             )
     if json_report is not None:

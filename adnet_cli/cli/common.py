@@ -81,7 +81,7 @@ def emit_json(target: str | None, record: dict) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from adnet_cli.atomic import write_text
+    from adnet_cli.formats.atomic import write_text
 
     write_text(Path(target), text, overwrite=True)
 

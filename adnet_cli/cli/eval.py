@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from adnet_cli import tables
 from adnet_cli.choices import DEFAULT_TILE_PAD, FUSION
 from adnet_cli.cli.common import console, reported_errors, results, tile_progress
 from adnet_cli.cli.options import (
+    BF16,
     TTA,
     BackendChoice,
     Convention,
@@ -31,13 +33,13 @@ from adnet_cli.cli.options import (
     Tile,
     TilePad,
     Weights,
-    convention_name,
-    precision_name,
+    network_engine,
+    table_help,
 )
 from adnet_cli.errors import InputError
 
 if TYPE_CHECKING:
-    from adnet_cli.evaluate import Merger, Result
+    from adnet_cli.evaluation.evaluate import Merger, Result
 
 
 def eval_command(
@@ -45,8 +47,7 @@ def eval_command(
     method: Annotated[
         Optional[list[MethodChoice]],
         typer.Option(  # type: ignore[valid-type]
-            help="adnet, debevec, robertson, medium, optimal; repeat for several (mertens, a display image, has no "
-            "score)."
+            help=table_help(tables.METHODS, "Repeat for several (mertens, a display image, has no score). ")
         ),
     ] = None,
     layout: Annotated[LayoutChoice, typer.Option(help="Dataset layout; auto detects it.")] = LayoutChoice.auto,  # type: ignore[attr-defined,valid-type]
@@ -65,27 +66,27 @@ def eval_command(
     network: Network = NetworkChoice.auto,  # type: ignore[attr-defined]
     precision: Precision = PrecisionChoice.auto,  # type: ignore[attr-defined]
     half: Half = False,
+    bf16: BF16 = False,
     deform_backend: DeformBackend = BackendChoice.auto,  # type: ignore[attr-defined]
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Score merges of every scene against its ground truth (one row per scene, plus the mean)."""
     with reported_errors(debug):
-        from adnet_cli.datasets import LAYOUT_TABLE, detect_layout, find_scenes
-        from adnet_cli.engine import create_engine
-        from adnet_cli.evaluate import (
+        from adnet_cli.evaluation.datasets import LAYOUT_TABLE, detect_layout, find_scenes
+        from adnet_cli.evaluation.evaluate import (
             agree_or_raise,
             classical_merger,
             evaluate,
-            finish_distributed,
-            init_distributed,
             network_merger,
             prediction_saver,
             write_reports,
         )
-        from adnet_cli.evaluate import check_outputs as check_report_outputs
+        from adnet_cli.evaluation.evaluate import check_outputs as check_report_outputs
+        from adnet_cli.runtime import join_torchrun, leave_torchrun
 
-        rank, world, local_rank = init_distributed()
+        launch = join_torchrun()
+        rank, world, local_rank = launch.rank, launch.world, launch.local_rank
         try:
             methods = [m.value for m in (method or [MethodChoice.adnet])]  # type: ignore[attr-defined]
             if FUSION in methods:
@@ -97,18 +98,9 @@ def eval_command(
             mergers: dict[str, Merger] = {}
             for name in methods:
                 if name == "adnet":
-                    engine = create_engine(
-                        weights,
-                        device=device,
-                        precision=precision_name(precision, half),
-                        convention=convention_name(convention),
-                        deform_backend=deform_backend.value,
-                        tile=tile,
-                        tile_pad=tile_pad,
-                        tta=tta,
-                        network=network.value,
-                        local_rank=local_rank,
-                    )
+                    engine = network_engine(weights, convention=convention, device=device, tile=tile, tile_pad=tile_pad,
+                                            tta=tta, network=network, precision=precision, half=half, bf16=bf16,
+                                            deform_backend=deform_backend, local_rank=local_rank)
                     mergers[name] = network_merger(engine)
                 else:
                     mergers[name] = classical_merger(name, LAYOUT_TABLE[layout_name].gamma)
@@ -119,14 +111,14 @@ def eval_command(
                 _report(found, methods, layout_name, dataset)
                 write_reports(found, dataset, layout_name, json_path, csv_path)
         finally:
-            finish_distributed()
+            leave_torchrun()
         if any(r.error for r in found):
             raise typer.Exit(1)
 
 
 def _means_table(mean: dict[str, dict[str, float]], layout: str) -> Table:
     """Mean of every metric per method; the layout's customary metrics first."""
-    from adnet_cli.evaluate import KALANTARI_METRICS, NTIRE_METRICS, primary_metrics
+    from adnet_cli.evaluation.evaluate import KALANTARI_METRICS, NTIRE_METRICS, primary_metrics
 
     names = [
         *primary_metrics(layout),
@@ -147,7 +139,7 @@ def _fmt(value: float) -> str:
 
 def _report(found: list[Result], methods: list[str], layout: str, dataset: Path) -> None:
     """The per-scene and mean tables on stdout, failures on stderr."""
-    from adnet_cli.evaluate import means, primary_metrics
+    from adnet_cli.evaluation.evaluate import means, primary_metrics
 
     headline = primary_metrics(layout)[0]
     table = Table(title=f"{headline} (dB) per scene, {layout} layout: {dataset}", title_justify="left")

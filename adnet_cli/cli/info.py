@@ -29,7 +29,7 @@ def _version(package: str) -> str:
 def _weights_row(spec: str | None) -> tuple[str, bool]:
     """What the weights `spec` would load as, and whether they load (the model is built, strictly)."""
     from adnet_cli.errors import AdnetError
-    from adnet_cli.weights import META_RATIOS, load_weights
+    from adnet_cli.network.weights import META_RATIOS, load_weights
 
     try:
         loaded = load_weights(spec)
@@ -59,9 +59,9 @@ def info(weights: Weights = None, device: Device = "auto", json_report: JsonRepo
     Exits 1 when those weights cannot be loaded.
     """
     with reported_errors(debug):
-        from adnet_cli.ops import available_backends, resolve_backend
+        from adnet_cli.network.ops import available_backends, resolve_backend
+        from adnet_cli.network.weights import default_weights_path
         from adnet_cli.runtime import cpu_threads, resolve_device
-        from adnet_cli.weights import default_weights_path
 
         target = resolve_device(device)
         weights_row, loads = _weights_row(weights)

@@ -1,7 +1,7 @@
 """`adnet merge`: bracketed frames -> linear HDR (.exr / .hdr) and a tonemapped preview, for one bracket
 or, in batch mode, for every bracket found in folders of photos.
 
-This module parses and prints; the work is the library's (:mod:`adnet_cli.engine`, :mod:`adnet_cli.batch`),
+This module parses and prints; the work is the library's (:mod:`adnet_cli.merge.engine`, :mod:`adnet_cli.merge.batch`),
 imported when the command runs so that ``--help`` does not load torch.
 """
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from adnet_cli import tables
 from adnet_cli.choices import DEFAULT_GAP, DEFAULT_TILE_PAD, FRAMES, FUSION, HDR_SUFFIXES, TYPICAL_RATIOS
-from adnet_cli.cli.batch import format_exposure, print_plan, run_batch
+from adnet_cli.cli.batch import print_plan, run_batch
 from adnet_cli.cli.common import check_json_target, console, emit_json, note, reported_errors, tile_progress
 from adnet_cli.cli.options import (
     BF16,
@@ -47,14 +47,16 @@ from adnet_cli.cli.options import (
     Tile,
     TilePad,
     Weights,
-    convention_name,
+    network_engine,
     precision_name,
+    table_help,
 )
 from adnet_cli.errors import InputError, OutputError
 
 if TYPE_CHECKING:
-    from adnet_cli.bracket import Bracket
-    from adnet_cli.engine import BracketRequest, Merges
+    from adnet_cli.merge.bracket import Bracket
+    from adnet_cli.merge.engine import BracketRequest, Merges
+    from adnet_cli.merge.outputs import Outputs
 
 
 EXAMPLES = """\
@@ -173,9 +175,7 @@ def merge(
     method: Annotated[
         MethodChoice,
         typer.Option(  # type: ignore[valid-type]
-            help="adnet (the network), or a classical merge to compare: debevec, robertson, medium (the reference "
-            "alone), optimal (the noise-optimal merge, motion gated out), mertens (exposure fusion: a display "
-            "image, -o .png/.jpg).",
+            help=table_help(tables.METHODS),
             rich_help_panel=WORKFLOW,
         ),
     ] = MethodChoice.adnet,  # type: ignore[attr-defined]
@@ -201,10 +201,10 @@ def merge(
     grouped into brackets by capture time and exposure pattern, one OUT/<reference>.exr per bracket.
     """
     with reported_errors(debug):
-        from adnet_cli.batch import PREVIEW_SUFFIX
-        from adnet_cli.bracket import parse_frame_indices, parse_scale
-        from adnet_cli.engine import BracketRequest, ClassicalMerger, create_engine
-        from adnet_cli.weights import trained_ratios
+        from adnet_cli.merge.batch import PREVIEW_SUFFIX
+        from adnet_cli.merge.bracket import parse_frame_indices, parse_scale
+        from adnet_cli.merge.engine import BracketRequest, ClassicalMerger
+        from adnet_cli.network.weights import trained_ratios
 
         inputs = expand_inputs(inputs)
         check_json_target(json_report, inputs, [p for p in (output, preview) if p is not None])
@@ -214,7 +214,7 @@ def merge(
         learned = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),
                                  trained_ratios(weights) if learned and pick is None else TYPICAL_RATIOS)
-        compute = precision_name(precision, half, bf16)
+        precision_name(precision, half, bf16)  # conflicting shorthands are refused here, before any work
         fusion = method.value == FUSION
         if fusion and tonemap.value != "mu":
             raise InputError("--tonemap: mertens writes a display image already; there is no HDR to tonemap")
@@ -222,22 +222,14 @@ def merge(
         def engine() -> Merges:
             if not learned:
                 return ClassicalMerger(method.value)
-            return create_engine(
-                weights,
-                device=device,
-                precision=compute,
-                convention=convention_name(convention),
-                deform_backend=deform_backend.value,
-                tile=tile,
-                tile_pad=tile_pad,
-                tta=tta,
-                network=network.value,
-            )
+            return network_engine(weights, convention=convention, device=device, tile=tile, tile_pad=tile_pad, tta=tta,
+                                  network=network, precision=precision, half=half, bf16=bf16,
+                                  deform_backend=deform_backend)
 
         if is_batch(inputs, output):
             if preview is not None:
                 raise InputError("--preview names one file; batch mode writes OUT/<reference>.png (--no-preview: none)")
-            from adnet_cli.batch import BatchSettings
+            from adnet_cli.merge.batch import BatchSettings
 
             if fusion and fmt is not None:
                 raise InputError("--format: mertens writes OUT/<reference>.png, a display image")
@@ -248,13 +240,18 @@ def merge(
                 not no_preview and not fusion,
                 overwrite,
                 slow=gap is None,  # a --gap given is kept to, even for hand-timed brackets
+                float32=float32,
+                tonemap=tonemap.value,
+                bits=int(preview_bits.value),
             )  # type: ignore[attr-defined]
-            run_batch(inputs, output, settings, request, engine, float32=float32, dry_run=dry_run, quiet=quiet, debug=debug,
-                      json_report=json_report, tonemap=tonemap.value, preview_bits=int(preview_bits.value))
+            run_batch(inputs, output, settings, request, engine, dry_run=dry_run, quiet=quiet, debug=debug,
+                      json_report=json_report)
         else:
             _refuse_batch_options(output, preview, no_preview, fmt, gap, group_size)
-            outputs = Outputs(output, preview, float32, overwrite, tonemap.value, fusion, int(preview_bits.value))
-            _merge_single(inputs, outputs, request, engine, dry_run, quiet, json_report)
+            from adnet_cli.merge.outputs import Outputs
+
+            outputs = Outputs(output, preview, float32, overwrite, tonemap.value, int(preview_bits.value))
+            _merge_single(inputs, outputs, fusion, request, engine, dry_run, quiet, json_report)
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -302,40 +299,27 @@ def _refuse_batch_options(
         raise OutputError(f"{output}: the extension does not match --format {fmt.value}")
 
 
-@dataclass(frozen=True)
-class Outputs:
-    """What a single-bracket merge writes: the HDR (or, for a fusion, the display image) and preview."""
-
-    output: Path
-    preview: Path | None
-    float32: bool
-    overwrite: bool
-    tonemap: str  # the preview's operator
-    display: bool  # an exposure fusion: `output` is a .png/.jpg/.tif display image, no preview
-    bits: int  # of the preview (or display image): 8 or 16
-
-
 def _merge_single(
     inputs: list[Path],
     out: Outputs,
+    fusion: bool,
     request: BracketRequest,
     engine: Callable[[], Merges],
     dry_run: bool,
     quiet: bool,
     json_report: str | None,
 ) -> None:
-    from adnet_cli.batch import Job
-    from adnet_cli.engine import check_outputs, write_outputs
-    from adnet_cli.grouping import read_shot
-    from adnet_cli.report import engine_record, merge_record, plan_record
+    from adnet_cli.merge.batch import Job
+    from adnet_cli.merge.grouping import read_shot
+    from adnet_cli.merge.report import engine_record, merge_record, plan_record
 
     output, preview = out.output, out.preview
-    check_outputs(inputs, output, preview, overwrite=out.overwrite, display=out.display, preview_bits=out.bits)
+    out.check(inputs, display=fusion)
     plan = request.plan(inputs)
     # The capture times, as batch mode shows them: read again only for the plan's text or the report.
     shots = tuple(read_shot(p) for p in plan.paths) if dry_run or json_report is not None else ()
     times = {s.path: s.capture_time for s in shots}
-    outputs = [p for p in (output, preview) if p is not None]
+    outputs = out.paths
     bracket_record = {**plan_record(plan, times), "outputs": [str(p) for p in outputs]}
     if dry_run:
         if json_report != "-":  # stdout holds the JSON then
@@ -347,7 +331,7 @@ def _merge_single(
     def describe(bracket: Bracket) -> None:
         for line in bracket.notes:
             note(line)
-        names = ", ".join(f"{p.name} ({format_exposure(t, bracket.source)})" for p, t in zip(bracket.paths, bracket.exposures))
+        names = ", ".join(f"{p.name} ({bracket.unit.format(t)})" for p, t in zip(bracket.paths, bracket.exposures))
         console.print(
             f"frames short->long: {names}; exposures from {bracket.source}; reference {bracket.reference.name}", markup=False
         )
@@ -356,11 +340,9 @@ def _merge_single(
     start = time.perf_counter()
     with tile_progress("merging", quiet) as progress:  # each step's note as it happens, before the network's tiles
         result = ready.merge_plan(plan, request, progress, read=None if quiet else describe, noted=None if quiet else note)
-    write_outputs(result.hdr, output, preview, float32=out.float32, overwrite=out.overwrite,
-                  metadata=ready.output_metadata(result, request), tonemap=out.tonemap, display=result.display,
-                  preview_bits=out.bits)
+    result.save(out)
     bracket_record["merge"] = merge_record(result, outputs, time.perf_counter() - start)
     emit_json(json_report, {"command": "merge", "dry_run": False, "engine": engine_record(ready), "brackets": [bracket_record]})
     if not quiet:
-        written = ", ".join(str(p) for p in (output, preview) if p is not None)
+        written = ", ".join(str(p) for p in outputs)
         console.print(f"wrote {written} in {time.perf_counter() - start:.1f} s", highlight=False)

@@ -55,6 +55,11 @@ BaseChoice = choice("BaseChoice", BASES)
 NetworkChoice = choice("NetworkChoice", NETWORK_MODES)
 CameraChoice = choice("CameraChoice", CAMERAS)
 
+def table_help(table: tuple, lead: str = "") -> str:  # type: ignore[type-arg]
+    """An option's help listing a table's rows with their help (`adnet_cli.tables`)."""
+    return lead + "; ".join(f"{row.name}: {row.help}" for row in table) + "."
+
+
 # Help panels of `adnet merge` (and of the commands that share its network options).
 INPUTS = "Inputs and exposures"
 WORKFLOW = "Photographer workflow"
@@ -162,3 +167,14 @@ def precision_name(precision: Enum, half: bool = False, bf16: bool = False) -> s
 def convention_name(convention: Enum) -> str | None:
     """--convention as the library takes it: None for auto (read the weights' metadata)."""
     return None if convention.value == "auto" else convention.value
+
+
+def network_engine(weights: str | None, *, convention: Enum, device: str, tile: int | None, tile_pad: int, tta: bool,
+                   network: Enum, precision: Enum, half: bool, bf16: bool, deform_backend: Enum, local_rank: int = 0):  # type: ignore[no-untyped-def]
+    """The engine the network options above describe, built one way for every command that has them
+    (`adnet_cli.merge.engine.create_engine`: the device and precision are resolved there, once)."""
+    from adnet_cli.merge.engine import create_engine
+
+    return create_engine(weights, device=device, precision=precision_name(precision, half, bf16),
+                         convention=convention_name(convention), deform_backend=deform_backend.value, tile=tile,
+                         tile_pad=tile_pad, tta=tta, network=network.value, local_rank=local_rank)

@@ -12,7 +12,7 @@ from adnet_cli.cli.options import BitsChoice, Debug, OperatorChoice, Overwrite, 
 from adnet_cli.errors import AdnetError, InputError, OutputError
 
 if TYPE_CHECKING:
-    from adnet_cli.convert import ToneSettings
+    from adnet_cli.formats.convert import ToneSettings
 
 
 def tonemap(
@@ -64,7 +64,7 @@ def tonemap(
     +inf the brightest finite value; how many pixels were repaired is noted.
     """
     with reported_errors(debug):
-        from adnet_cli.convert import ToneSettings, check_file_output, folder_jobs
+        from adnet_cli.formats.convert import ToneSettings, check_file_output, folder_jobs
 
         if mu is not None and operator.value != "mu":
             raise InputError(f"--mu sets the mu curve; it has no meaning with --operator {operator.value}")
@@ -89,7 +89,7 @@ def tonemap(
 
 
 def _tonemap_one(src: Path, dst: Path, settings: ToneSettings) -> None:
-    from adnet_cli.convert import tonemap_file
+    from adnet_cli.formats.convert import tonemap_file
 
     bad_pixels = tonemap_file(src, dst, settings)
     if bad_pixels:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from adnet_cli import tables
 from adnet_cli.choices import CONVENTIONS
 from adnet_cli.cli.common import console, reported_errors
-from adnet_cli.cli.options import BaseChoice, CameraChoice, Debug, Device, Quiet, choice
+from adnet_cli.cli.options import BaseChoice, CameraChoice, Debug, Device, Quiet, choice, table_help
 from adnet_cli.errors import AdnetError
+from adnet_cli.network.config import ADNetConfig
+from adnet_cli.training.config import TrainConfig
+from adnet_cli.training.config import default as D
 
 if TYPE_CHECKING:
-    from adnet_cli.train import TrainConfig, TrainEvent
+    from adnet_cli.training.train import TrainEvent
 
 TrainConvention = choice("TrainConvention", CONVENTIONS)  # no auto: new weights need a convention
 
@@ -26,96 +29,84 @@ def train(
         Optional[list[str]],
         typer.Option(help="synthetic | hdr:DIR | kalantari:DIR | ntire:DIR; repeat to mix \\[default: synthetic]."),
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps, counting those of a resumed run.")] = 1000,
-    batch_size: Annotated[int, typer.Option(min=1, help="Samples per step and process.")] = 16,
-    crop: Annotated[int, typer.Option(min=16, help="Training crop side (multiple of 4).")] = 256,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
-    lr_decay_every: Annotated[int, typer.Option(help="Steps between x0.1 decays; 0 = once, at 2/3 of the run.")] = 0,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps, counting those of a resumed run.")] = D("steps"),
+    batch_size: Annotated[int, typer.Option(min=1, help="Samples per step and process.")] = D("batch_size"),
+    crop: Annotated[int, typer.Option(min=16, help="Training crop side (multiple of 4).")] = D("crop"),
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = D("lr"),
+    lr_decay_every: Annotated[
+        int, typer.Option(help="Steps between x0.1 decays; 0 = once, at 2/3 of the run.")
+    ] = D("lr_decay_every"),
     convention: Annotated[
         TrainConvention,
         typer.Option(  # type: ignore[valid-type]
             help="Pre-processing convention of the new weights."
         ),
-    ] = TrainConvention.kalantari,  # type: ignore[attr-defined]
-    val_every: Annotated[int, typer.Option(min=1, help="Score the fixed synthetic validation set every N steps.")] = 200,
-    val_count: Annotated[int, typer.Option(min=1, help="Validation brackets.")] = 8,
-    val_size: Annotated[int, typer.Option(min=16, help="Validation bracket side (the fixed set is 8 x 256).")] = 256,
-    checkpoint_every: Annotated[int, typer.Option(min=1, help="Write weights and state every N steps.")] = 100,
+    ] = TrainConvention(D("convention")),  # type: ignore[call-arg]
+    val_every: Annotated[int, typer.Option(min=1, help="Score the fixed validation sets every N steps.")] = D("val_every"),
+    val_count: Annotated[int, typer.Option(min=1, help="Validation brackets.")] = D("val_count"),
+    val_size: Annotated[
+        int, typer.Option(min=16, help="Validation bracket side (the fixed set is 8 x 256).")
+    ] = D("val_size"),
+    checkpoint_every: Annotated[
+        int, typer.Option(min=1, help="Write weights and state every N steps.")
+    ] = D("checkpoint_every"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/state.pt.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in an OUT that holds a run.")] = False,
-    init: Annotated[Optional[Path], typer.Option(help="Fine-tune from these weights.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of initialisation and data.")] = 0,
-    device: Device = "auto",
-    amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
+    init: Annotated[
+        Optional[str],
+        typer.Option(help="Fine-tune from these weights: a path, or hf://owner/repo/file (as --weights takes)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation and data.")] = D("seed"),
+    device: Device = D("device"),
+    amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = D("amp"),
     width: Annotated[
         str, typer.Option(help="Network width: nf, growth, dense layers, groups, comma-separated (the paper's: 64,32,5,8).")
     ] = "64,32,5,8",
     base: Annotated[
         BaseChoice,
-        typer.Option(help="Output base: none (the original) or a parameter-free image the network corrects."),
+        typer.Option(help=table_help(tables.BASES, "What the network's output is added to. ")),
     ] = BaseChoice.deghost,
     camera: Annotated[
         CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")
-    ] = CameraChoice.realistic,
+    ] = CameraChoice(D("camera")),  # type: ignore[call-arg]
     max_ratio: Annotated[
         float, typer.Option(min=2.0, help="Largest simulated exposure ratio between neighbouring frames.")
-    ] = 64.0,
+    ] = D("max_ratio"),
     static_share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of simulated brackets with no motion at all (tripod, still scene).")
-    ] = 0.25,
+    ] = D("static_share"),
     holdout: Annotated[
         bool, typer.Option(help="Leave the real-scene validation scenes out of hdr: data (and validate on them).")
-    ] = True,
+    ] = D("holdout"),
     max_minutes: Annotated[
         float,
         typer.Option(min=0.0, help="Stop after this many minutes of training (validation excluded); 0 = no limit."),
-    ] = 0.0,
+    ] = D("max_minutes"),
     snapshots: Annotated[
         bool, typer.Option("--snapshots", help="Keep the weights of every validated step (in OUT/snapshots/).")
-    ] = False,
+    ] = D("snapshots"),
     workers: Annotated[
         int, typer.Option(min=0, help="Processes simulating the next batches while the model trains (0: in the loop).")
-    ] = 0,
+    ] = D("workers"),
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Train ADNet on simulated brackets and/or standard datasets with the paper's recipe."""
     with reported_errors(debug):
         from adnet_cli.runtime import torchrun_launch
-        from adnet_cli.scene_sources import validation_scene_files
-        from adnet_cli.train import train as run_training
-        from adnet_cli.train_data import DataSpec
+        from adnet_cli.training.scene_sources import validation_scene_files
+        from adnet_cli.training.train import train as run_training
 
-        config = _config(
-            out,
-            data or ["synthetic"],
-            steps,
-            batch_size,
-            crop,
-            lr,
-            lr_decay_every,
-            convention.value,
-            val_every,
-            val_count,
-            val_size,
-            checkpoint_every,
-            init,
-            seed,
-            device,
-            amp,
-            width,
-            base.value,
-        )
-        folders = [spec.path for spec in map(DataSpec.parse, config.data) if spec.kind == "hdr"]
-        config = replace(
-            config,
-            camera=camera.value,
-            max_ratio=max_ratio,
-            static_share=static_share,
-            holdout=holdout,
-            max_minutes=max_minutes,
-            snapshots=snapshots,
-            workers=workers,
+        specs = [_data_spec(d) for d in (data or ["synthetic"])]
+        folders = [spec.path for spec in specs if spec.kind == "hdr"]
+        if crop % 4:
+            raise AdnetError(f"--crop must be a multiple of 4, got {crop}")
+        config = TrainConfig(
+            out_dir=out, data=tuple(data or ["synthetic"]), steps=steps, batch_size=batch_size, crop=crop, lr=lr,
+            lr_decay_every=lr_decay_every, seed=seed, convention=convention.value, model=_model(width, base.value),
+            val_every=val_every, val_count=val_count, val_size=val_size, checkpoint_every=checkpoint_every, amp=amp,
+            init=init, device=device, camera=camera.value, max_ratio=max_ratio, static_share=static_share,
+            holdout=holdout, snapshots=snapshots, max_minutes=max_minutes, workers=workers,
             val_scenes=tuple(str(p) for p in validation_scene_files(folders)) if holdout else (),
         )
         state = out / "state.pt"
@@ -133,60 +124,24 @@ def train(
             )
 
 
-def _config(
-    out: Path,
-    data: list[str],
-    steps: int,
-    batch_size: int,
-    crop: int,
-    lr: float,
-    lr_decay_every: int,
-    convention: str,
-    val_every: int,
-    val_count: int,
-    val_size: int,
-    checkpoint_every: int,
-    init: Path | None,
-    seed: int,
-    device: str,
-    amp: bool,
-    width: str,
-    base: str,
-) -> TrainConfig:
-    from adnet_cli.model import ADNetConfig
-    from adnet_cli.train import TrainConfig
-    from adnet_cli.train_data import DataSpec
+def _data_spec(text: str):  # type: ignore[no-untyped-def]
+    from adnet_cli.training.train_data import DataSpec
 
     try:
-        for spec in data:
-            DataSpec.parse(spec)
+        return DataSpec.parse(text)
+    except ValueError as exc:
+        raise AdnetError(str(exc).splitlines()[0]) from exc
+
+
+def _model(width: str, base: str) -> ADNetConfig:
+    """--width nf,growth,dense_layers,groups and --base as the network's configuration."""
+    try:
         values = [int(v) for v in width.split(",")]
         if len(values) != 4:
             raise ValueError(f"--width takes 4 numbers nf,growth,dense_layers,groups, got {width!r}")
-        model = ADNetConfig(*values, base=base)
+        return ADNetConfig(*values, base=base)
     except (ValueError, TypeError) as exc:
         raise AdnetError(str(exc).splitlines()[0]) from exc
-    if crop % 4:
-        raise AdnetError(f"--crop must be a multiple of 4, got {crop}")
-    return TrainConfig(
-        out_dir=out,
-        data=tuple(data),
-        steps=steps,
-        batch_size=batch_size,
-        crop=crop,
-        lr=lr,
-        lr_decay_every=lr_decay_every,
-        seed=seed,
-        convention=convention,
-        model=model,
-        val_every=val_every,
-        val_count=val_count,
-        val_size=val_size,
-        checkpoint_every=checkpoint_every,
-        amp=amp,
-        init=str(init) if init else None,
-        device=device,
-    )
 
 
 class _progress:

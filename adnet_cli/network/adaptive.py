@@ -1,0 +1,176 @@
+"""The motion-adaptive merge (``--network auto``): a residual model's base everywhere, the network only
+where the frames disagree.
+
+One pass over the whole image, in windows, computes the base and a map of where a frame the optimal
+merge would have used was gated out for disagreeing (`adnet_cli.network.optimal.OptimalMerge.need`). The map
+is cleaned of isolated, noise-level disagreement (an opening), grown by the distance over which the
+network's output still depends on its input, and feathered. Windows whose core misses the grown mask
+keep the base exactly; the others run the network, and the output there is
+``mask * network + (1 - mask) * base``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from adnet_cli.choices import DEFAULT_TILE_PAD
+from adnet_cli.formats.io import unit_float
+from adnet_cli.network.bases import base_and_need as window_base
+from adnet_cli.network.bases import bracket_context
+from adnet_cli.network.inference import (
+    EDGE_CONTEXT,
+    MergeOptions,
+    Progress,
+    Tile,
+    bracket_maps,
+    merge,
+    network_tiles,
+    padded_window,
+    round_up,
+    run_window,
+)
+from adnet_cli.network.model import ADNet
+from adnet_cli.network.preprocess import Convention, build_inputs, to_linear
+
+NEED_FROM = 0.25  # share of the weight gated out from which a pixel needs the network
+OPENING = 5  # px: the opening's disc, which removes disagreement smaller than it (noise, JPEG blocks)
+# Growth of the mask: the network's output at a pixel depends on the inputs within about 12 px (its
+# tiled output stays within 1e-4 of the whole image's with 12 px of context, benchmarks/tile_pad.py),
+# so 12 px beyond the disagreement it sees only agreeing frames. Then a ramp to the base.
+GROW = DEFAULT_TILE_PAD
+FEATHER = 8
+# Window side of `auto` on the CPU (benchmarks/cpu_merge.py --auto-tiles measured 64-384 px): small
+# windows fit real masks, and below this the 2 x 12 px of context each window recomputes cost more.
+AUTO_TILE = 128
+BASE_TILE, BASE_PAD = 512, 4  # windows of the base pass: its 3 x 3 and 5 x 5 neighbourhoods need 3 px
+
+
+@dataclass(frozen=True)
+class NetworkStats:
+    """What the network did in a merge: windows planned and run, and the share of pixels the mask
+    covers (mask > 0). ``everywhere`` runs every window (share 1)."""
+
+    mode: str
+    windows: int
+    ran: int
+    masked: float
+
+    def summary(self) -> str:
+        if self.mode == "everywhere":
+            return f"network: everywhere, {self.windows} window{'s' * (self.windows != 1)}"
+        return (f"network: auto, ran on {self.ran} of {self.windows} windows "
+                f"({100 * self.masked:.1f} % of pixels where the frames disagree, grown by {GROW} px)")
+
+
+def tiled(frames: np.ndarray, channels: int, compute: Callable[[torch.Tensor], torch.Tensor],
+          device: torch.device) -> np.ndarray:
+    """A per-pixel (or 3 x 3 / 5 x 5-local) function of the frames over the whole image, one BASE_TILE
+    window at a time (with the mirrored border and BASE_PAD of context, as the network's windows).
+
+    frames: (N, H, W, 3) as `adnet_cli.network.inference.merge` takes them. compute: (1, N, 3, h, w) float32
+    in [0, 1] on `device` -> (1, channels, h, w). Returns (Hc, Wc, channels) float32 over the image
+    rounded up to multiples of 4."""
+    core = (round_up(frames.shape[1]), round_up(frames.shape[2]))
+    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)
+    out = np.empty((*core, channels), np.float32)
+    with torch.inference_mode():
+        for t in network_tiles(core, padded, BASE_TILE, BASE_PAD):
+            ldrs = torch.from_numpy(unit_float(padded_window(frames, t))).to(device).permute(0, 3, 1, 2).unsqueeze(0)
+            y, x = _core(t)
+            out[_image(t)] = compute(ldrs)[0].permute(1, 2, 0)[y, x].cpu().numpy()
+    return out
+
+
+def base_and_need(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                  device: torch.device, maps: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The model's base, linear (Hc, Wc, 3) float32 on the reference's scale, and the optimal merge's
+    need (Hc, Wc) float32 in [0, 1], over the image rounded up to multiples of 4 (as `merge` works).
+
+    frames: (3, H, W, 3) as `adnet_cli.network.inference.merge` takes them; maps: :func:`bracket_maps` of them."""
+    maps = maps.to(device)
+
+    def compute(ldrs: torch.Tensor) -> torch.Tensor:
+        inputs = build_inputs(ldrs, exposures, convention)
+        context = bracket_context(ldrs, exposures, convention, maps=maps)
+        out, need = window_base(*inputs, model.config.base, model.linear_power, context)
+        return torch.cat((to_linear(out.clamp(min=0), exposures, convention), need), 1)
+
+    both = tiled(frames, 4, compute, device)
+    return np.ascontiguousarray(both[..., :3]), np.ascontiguousarray(both[..., 3])
+
+
+def _core(t: Tile) -> tuple[slice, slice]:
+    """The core of tile `t` in its window's coordinates."""
+    return slice(t.y0 - t.wy0, t.y1 - t.wy0), slice(t.x0 - t.wx0, t.x1 - t.wx0)
+
+
+def _image(t: Tile) -> tuple[slice, slice]:
+    """The core of tile `t` in image coordinates (tiles are in mirrored-border coordinates)."""
+    e = EDGE_CONTEXT
+    return slice(t.y0 - e, t.y1 - e), slice(t.x0 - e, t.x1 - e)
+
+
+def network_mask(need: np.ndarray) -> np.ndarray:
+    """Where the network runs: need (H, W) in [0, 1] -> mask (H, W) float32 in [0, 1], 1 within GROW
+    px of a pixel that needs the network (after an OPENING px opening) and down to 0 over FEATHER px."""
+    wanted = (need > NEED_FROM).astype(np.uint8)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OPENING, OPENING))
+    wanted = cv2.morphologyEx(wanted, cv2.MORPH_OPEN, disc)
+    if not wanted.any():
+        return np.zeros(need.shape, np.float32)
+    distance = cv2.distanceTransform(1 - wanted, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ramp = np.clip((GROW + FEATHER - distance) / FEATHER, 0, 1)
+    return (ramp * ramp * (3 - 2 * ramp)).astype(np.float32)
+
+
+def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                   device: torch.device, options: MergeOptions = MergeOptions(),
+                   progress: Progress | None = None) -> tuple[np.ndarray, NetworkStats]:
+    """:func:`adnet_cli.network.inference.merge` with the network only where the frames disagree (the module
+    docstring). frames, exposures, convention, device, options: as there; options.tile None means
+    AUTO_TILE. progress(done, total) counts the windows that run the network. Returns the (H, W, 3)
+    float32 linear HDR and what the network did."""
+    height, width = frames.shape[1:3]
+    model = model.to(device)
+    maps = bracket_maps(frames)
+    base, need = base_and_need(model, frames, exposures, convention, device, maps)
+    mask = network_mask(need)
+    core = base.shape[:2]
+    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)
+    tiles = network_tiles(core, padded, AUTO_TILE if options.tile is None else options.tile, options.tile_pad)
+    run = [t for t in tiles if mask[_image(t)].any()]
+    if progress:
+        progress(0, len(run))
+    for i, t in enumerate(run, start=1):
+        result = run_window(model, unit_float(padded_window(frames, t)), exposures, convention, device, options, maps)
+        y, x = _core(t)
+        m = mask[_image(t)][..., None]
+        base[_image(t)] = result[y, x] * m + base[_image(t)] * (1 - m)
+        if progress:
+            progress(i, len(run))
+    stats = NetworkStats("auto", len(tiles), len(run), float((mask > 0).mean()))
+    return base[:height, :width], stats
+
+
+def run_network(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                device: torch.device, options: MergeOptions = MergeOptions(),
+                progress: Progress | None = None) -> tuple[np.ndarray, NetworkStats]:
+    """The network's merge as `options.network` says: :func:`merge_adaptive` for ``auto`` with a
+    residual model, else `adnet_cli.network.inference.merge` on every window (weights of base none have no
+    base to fall back on). Arguments and result as :func:`merge_adaptive`."""
+    if options.network == "auto" and getattr(getattr(model, "config", None), "base", "none") != "none":
+        return merge_adaptive(model, frames, exposures, convention, device, options, progress)
+    windows: list[int] = []
+
+    def counted(done: int, total: int) -> None:
+        windows[:] = [total]
+        if progress:
+            progress(done, total)
+
+    hdr = merge(model, frames, exposures, convention, device, options, counted)
+    return hdr, NetworkStats("everywhere", windows[0] if windows else 1, windows[0] if windows else 1, 1.0)
