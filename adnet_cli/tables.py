@@ -21,6 +21,15 @@ def _load(reference: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
+class _Implemented:
+    """A row whose ``implementation`` names its code (None: nothing to run)."""
+
+    implementation: str | None  # declared by each row's dataclass; this plain class adds no field
+
+    def load(self) -> Any:
+        return _load(self.implementation) if self.implementation else None
+
+
 @dataclass(frozen=True)
 class FileFormat:
     """An image file type. suffixes: the first is what outputs get. hdr: how it stores radiance
@@ -66,16 +75,13 @@ FORMATS: tuple[FileFormat, ...] = (
 
 
 @dataclass(frozen=True)
-class ToneOperator:
+class ToneOperator(_Implemented):
     """A tone-mapping operator for previews and `adnet tonemap`. implementation: for ``mu`` the curve
     ``(x, mu) -> display``; for the others OpenCV's maker ``(gamma) -> Tonemap``."""
 
     name: str
     implementation: str
     help: str
-
-    def load(self) -> Any:
-        return _load(self.implementation)
 
 
 TONE_OPERATORS: tuple[ToneOperator, ...] = (
@@ -88,7 +94,7 @@ TONE_OPERATORS: tuple[ToneOperator, ...] = (
 
 
 @dataclass(frozen=True)
-class MergeMethod:
+class MergeMethod(_Implemented):
     """What `merge --method` and `eval --method` run. radiance: it makes linear HDR (False: a display
     image, which has no score against ground truth); weights: it loads a network. implementation:
     ``(frames (3, H, W, 3), exposures, gamma) -> (H, W, 3)`` for the merges without weights."""
@@ -98,9 +104,6 @@ class MergeMethod:
     radiance: bool
     weights: bool
     help: str
-
-    def load(self) -> Any:
-        return _load(self.implementation)
 
 
 METHODS: tuple[MergeMethod, ...] = (
@@ -118,16 +121,13 @@ METHODS: tuple[MergeMethod, ...] = (
 
 
 @dataclass(frozen=True)
-class Base:
+class Base(_Implemented):
     """A residual model's parameter-free base (`ADNetConfig.base`). implementation:
     ``(x1, x2, x3, linear_power, context) -> (B, 3, H, W)`` in the output domain; None for ``none``."""
 
     name: str
     implementation: str | None
     help: str
-
-    def load(self) -> Any:
-        return _load(self.implementation) if self.implementation else None
 
 
 BASES: tuple[Base, ...] = (

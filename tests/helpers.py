@@ -1,6 +1,6 @@
 """Test helpers (plain functions, imported by tests and benchmarks): random-weight models for plumbing
-tests, the original release's key layout, tiny synthetic brackets written as PNGs, the CLI runner, and
-the check that a command failed cleanly."""
+tests, the original release's key layout, tiny synthetic brackets written as PNGs, the CLI runner, the
+check that a command failed cleanly, and oracles (simple references) for the library's fast paths."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PIL.TiffImagePlugin import IFDRational
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
+from adnet_cli.network.inference import EDGE_CONTEXT, _padding
 from adnet_cli.network.model import ADNet, ADNetConfig
 from adnet_cli.training.train import TrainConfig
 
@@ -28,6 +29,16 @@ def randomise(model: ADNet, seed: int = 0) -> ADNet:
             if name.endswith("post_conv.2.bias"):
                 p.fill_(0.05)  # keep the final ReLU mostly open so outputs are not all zero
     return model.eval()
+
+
+def pad_for_network(frames: np.ndarray, edge: int = EDGE_CONTEXT) -> np.ndarray:
+    """Oracle of inference.padded_window: the whole of (..., H, W, C) inside its mirrored border, by
+    np.pad ("reflect", or "edge" where the image is too small to reflect); the image starts at
+    (edge, edge) and both padded sides are multiples of 4."""
+    h, w = frames.shape[-3:-1]
+    bottom, right, reflect = _padding(h, w, edge)
+    widths = [(0, 0)] * (frames.ndim - 3) + [(edge, bottom), (edge, right), (0, 0)]
+    return np.pad(frames, widths, mode="reflect" if reflect else "edge")
 
 
 def synthetic_bracket(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, tuple[float, float, float]]:

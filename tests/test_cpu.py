@@ -57,7 +57,7 @@ def test_keep_freed_memory_stops_the_kernel_zero_filling_every_activation():
         found[mode] = (applied, int(count))
     assert found["keep"][0] == "True"
     assert found["plain"][1] > 5 * found["keep"][1]
-    assert keep_freed_memory() in (True, False)  # idempotent here too
+    assert keep_freed_memory() is True  # glibc here (the subprocess said so): a second call acts the same
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import synthetic_bracket
+from helpers import pad_for_network, synthetic_bracket
 
 from adnet_cli import runtime
 from adnet_cli.choices import DEFAULT_TILE_PAD
@@ -18,11 +18,9 @@ from adnet_cli.network.inference import (
     default_tile,
     merge,
     network_tiles,
-    pad_for_network,
     padded_window,
     plan_tiles,
     tta_apply,
-    tta_invert,
 )
 from adnet_cli.runtime import resolve_device, resolve_precision
 
@@ -40,7 +38,7 @@ class Pointwise(torch.nn.Module):
 @pytest.mark.parametrize("name", TTA_TRANSFORMS)
 def test_each_tta_transform_inverts_exactly(name):
     x = torch.rand(1, 3, 6, 5, 7)
-    assert torch.equal(tta_invert(tta_apply(x, name), name), x)
+    assert torch.equal(tta_apply(tta_apply(x, name), name), x)  # each is its own inverse
     if name != "identity":
         assert not torch.equal(tta_apply(x, name).reshape(-1), x.reshape(-1))
 
@@ -53,7 +51,7 @@ def test_tta_merge_equals_plain_merge_for_an_equivariant_model():
 
 
 def test_tta_is_the_mean_of_four_hand_inverted_runs(random_model):
-    """Against a reference built without tta_apply/tta_invert: numpy flips and transposes."""
+    """Against a reference built without tta_apply: numpy flips and transposes."""
     frames, times = synthetic_bracket(16, 24)
     tta = merge(random_model, frames, times, "kalantari", CPU, MergeOptions(tile=0, tta=True, **FP32))
     run = lambda f: merge(random_model, np.ascontiguousarray(f), times, "kalantari", CPU, MergeOptions(tile=0, **FP32))  # noqa: E731

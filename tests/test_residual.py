@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import randomise, synthetic_bracket
+from helpers import pad_for_network, randomise, synthetic_bracket
 from typer.testing import CliRunner
 
 from adnet_cli.cli import app
 from adnet_cli.network.bases import BASES, base_image, bracket_context, merge_weights
-from adnet_cli.network.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, pad_for_network
+from adnet_cli.network.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge
 from adnet_cli.network.model import ADNet, ADNetConfig
 from adnet_cli.network.preprocess import CONVENTIONS, GAMMA, build_inputs, linear_power, to_linear
 from adnet_cli.network.weights import load_weights, read_state_dict, save_weights

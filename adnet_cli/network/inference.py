@@ -23,7 +23,7 @@ from adnet_cli.runtime import autocast, free_memory_bytes
 
 Progress = Callable[[int, int], None]
 MULTIPLE = 4  # two stride-2 pyramid levels
-EDGE_CONTEXT = 8  # mirrored pixels around the image (see pad_for_network); a multiple of MULTIPLE
+EDGE_CONTEXT = 8  # mirrored pixels around the image (see padded_window); a multiple of MULTIPLE
 TTA_TRANSFORMS = ("identity", "transpose", "vflip", "hflip")
 # Peak bytes per pixel of a float32 tile window of the paper's width (nf 64): 7.9-9.4 KB on the CPU
 # (`benchmarks/tile_memory.py --model paper`, 384 x 384; the peak RSS varies from run to run with the
@@ -85,24 +85,10 @@ def round_up(n: int, m: int = MULTIPLE) -> int:
     return -(-n // m) * m
 
 
-def pad_for_network(frames: np.ndarray, edge: int = EDGE_CONTEXT) -> np.ndarray:
-    """Mirror `edge` pixels of context onto every side of (..., H, W, C), and a few more at the bottom
-    and right so both sides become multiples of 4; the image starts at (edge, edge).
-
-    Why: inside the network every convolution zero-pads, so pixels at the image border see black
-    beyond it, and weights that never learned the border paint it (a coloured 1-pixel frame, up to
-    5x off on a flat field with the first weights). With mirrored context the border pixels see
-    what interior pixels see; tiles inside the image get their context from the image itself.
-    Reflection does not repeat the edge pixel; images too small to reflect repeat it instead.
-    """
-    h, w = frames.shape[-3:-1]
-    bottom, right, reflect = _padding(h, w, edge)
-    widths = [(0, 0)] * (frames.ndim - 3) + [(edge, bottom), (edge, right), (0, 0)]
-    return np.pad(frames, widths, mode="reflect" if reflect else "edge")
-
-
 def _padding(h: int, w: int, edge: int) -> tuple[int, int, bool]:
-    """Rows added below and columns to the right by :func:`pad_for_network`, and whether it reflects."""
+    """Rows added below and columns to the right of an (h, w) image so that, with `edge` mirrored
+    pixels on every side, both sides become multiples of 4; and whether the image is large enough to
+    reflect (the edge pixel not repeated) rather than repeat its edge pixel."""
     bottom, right = edge + round_up(h) - h, edge + round_up(w) - w
     return bottom, right, min(h, w) > max(bottom, right)
 
@@ -117,9 +103,17 @@ def _source(index: np.ndarray, n: int, reflect: bool) -> np.ndarray:
 
 
 def padded_window(frames: np.ndarray, t: "Tile", edge: int = EDGE_CONTEXT) -> np.ndarray:
-    """``pad_for_network(frames)[:, t.wy0:t.wy1, t.wx0:t.wx1]``, without padding the whole image: a
-    24 MP bracket of 8-bit frames would need another 216 MB (432 MB of 16-bit ones) for the copy.
-    A window inside the image is a view; one over its border gathers the mirrored pixels."""
+    """Window `t` of the frames inside their mirrored border, without padding the whole image.
+
+    Why the border: inside the network every convolution zero-pads, so pixels at the image border see
+    black beyond it, and weights that never learned the border paint it (a coloured 1-pixel frame, up
+    to 5x off on a flat field with the first weights). With `edge` mirrored pixels of context the
+    border pixels see what interior pixels see; a few more at the bottom and right make both sides
+    multiples of 4, and the image starts at (edge, edge). Reflection does not repeat the edge pixel;
+    images too small to reflect repeat it instead (np.pad's "reflect" and "edge" modes; the tests'
+    oracle pads the whole image with np.pad). Padding a 24 MP bracket of 8-bit frames would need
+    another 216 MB (432 MB of 16-bit ones): a window inside the image is a view; one over its border
+    gathers the mirrored pixels."""
     h, w = frames.shape[-3:-1]
     y0, y1, x0, x1 = t.wy0 - edge, t.wy1 - edge, t.wx0 - edge, t.wx1 - edge
     if y0 >= 0 and x0 >= 0 and y1 <= h and x1 <= w:
@@ -130,7 +124,7 @@ def padded_window(frames: np.ndarray, t: "Tile", edge: int = EDGE_CONTEXT) -> np
 
 
 def tta_apply(x: torch.Tensor, name: str) -> torch.Tensor:
-    """One of the four TTA transforms on the last two dims of `x`."""
+    """One of the four TTA transforms on the last two dims of `x`; each is its own inverse."""
     if name == "identity":
         return x
     if name == "transpose":
@@ -140,11 +134,6 @@ def tta_apply(x: torch.Tensor, name: str) -> torch.Tensor:
     if name == "hflip":
         return x.flip(-1)
     raise ValueError(f"unknown TTA transform {name!r}")
-
-
-def tta_invert(y: torch.Tensor, name: str) -> torch.Tensor:
-    """Undo :func:`tta_apply` (every transform here is its own inverse)."""
-    return tta_apply(y, name)
 
 
 @dataclass(frozen=True)
@@ -205,7 +194,7 @@ def run_window(
     with torch.inference_mode(), autocast(device, options.dtype):
         for name in names:
             inputs = build_inputs(tta_apply(ldrs, name), exposures, convention)
-            out = tta_invert(model(*inputs, context), name).float()
+            out = tta_apply(model(*inputs, context), name).float()  # undoes itself
             total = out if total is None else total + out
         linear = to_linear(total / len(names), exposures, convention)
     return linear[0].permute(1, 2, 0).cpu().numpy()
@@ -232,7 +221,7 @@ def merge(
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
     tile = default_tile(device, options.tile_pad, options.dtype, nf) if options.tile is None else options.tile
     core = (round_up(height), round_up(width))
-    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)  # pad_for_network's shape
+    padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)  # the whole image inside its mirrored border
     out = np.empty((*core, 3), dtype=np.float32)
     model = model.to(device)
     maps = bracket_maps(frames) if getattr(getattr(model, "config", None), "base", None) == "optimal" else None
@@ -254,7 +243,7 @@ def bracket_maps(frames: np.ndarray, ref: int = 1) -> torch.Tensor:
 
 
 def network_tiles(core: tuple[int, int], padded: tuple[int, int], tile: int, tile_pad: int) -> list[Tile]:
-    """Tiles of the image inside its mirrored border (:func:`pad_for_network`), in padded coordinates.
+    """Tiles of the image inside its mirrored border (:func:`padded_window`), in padded coordinates.
 
     The cores cover only the image (rounded up to multiples of 4), as :func:`plan_tiles` splits it.
     Every window has the same shape: the largest core plus `tile_pad` of context on each side, or the
