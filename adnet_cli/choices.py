@@ -37,7 +37,7 @@ FRAME_SUFFIXES: tuple[str, ...] = tables.suffixes(frame=True)  # decoded frames 
 SCENE_SUFFIXES: tuple[str, ...] = tables.suffixes(hdr=True, frame=False)  # always HDR (a .tif may be a photo)
 # Context pixels around each tile (inference): the smallest multiple of 4 whose tiled result stays
 # within 1e-4 of the whole image's with the shipped weights on a moving bracket (benchmarks/tile_pad.py).
-DEFAULT_TILE_PAD = 12
+DEFAULT_TILE_PAD = 20
 DEFAULT_GAP = 2.0  # seconds; an AEB burst takes well under a second per frame (grouping)
 
 # Steps between neighbouring frames where most training brackets lie (camera.SMALL_STEPS), and the

@@ -39,9 +39,11 @@ sys.path.insert(0, str(ROOT))
 from adnet_cli.evaluation.datasets import to_network_domain  # noqa: E402
 from adnet_cli.evaluation.metrics import psnr_mu  # noqa: E402
 from adnet_cli.network.adaptive import base_and_need, network_mask, run_network  # noqa: E402
+from adnet_cli.network.bases import bracket_context  # noqa: E402
 from adnet_cli.network.inference import MergeOptions, bracket_maps  # noqa: E402
 from adnet_cli.network.model import ADNet  # noqa: E402
 from adnet_cli.network.ops import _deform_conv_torch, available_backends, modulated_deform_conv2d  # noqa: E402
+from adnet_cli.network.preprocess import build_inputs  # noqa: E402
 from adnet_cli.network.weights import load_weights  # noqa: E402
 from adnet_cli.runtime import native_bf16  # noqa: E402
 from benchmarks.brackets import static_bracket, with_moving_area  # noqa: E402
@@ -142,10 +144,12 @@ def _flops(model: ADNet, size: tuple[int, int], device: torch.device) -> float:
 
     backend = model.align_module.cas_dcnpack.backend
     _set_backend(model, "torch")
-    xs = [torch.rand(1, 6, *size, device=device) for _ in range(3)]
+    ldrs, times = torch.rand(1, 3, 3, *size, device=device), (0.25, 1.0, 4.0)
+    xs = build_inputs(ldrs, times, "kalantari")
+    context = bracket_context(ldrs, times, "kalantari", maps=True)  # a residual model's base needs it
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
-        model(*xs)
+        model(*xs, context)
     _set_backend(model, backend)
     return float(counter.get_total_flops())
 

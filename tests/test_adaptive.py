@@ -45,7 +45,7 @@ def test_a_static_bracket_runs_no_window_and_is_its_base():
 
 
 def test_a_moving_patch_runs_only_the_windows_that_cover_it():
-    frames, times, patch = moving_patch()
+    frames, times, patch = moving_patch(96, 160)  # room for the mask's reach (GROW + FEATHER) around the patch
     model = residual()
     out, stats = merge_adaptive(model, frames, times, "kalantari", CPU, MergeOptions(tile=16, tile_pad=16))
     _, need = base_and_need(model, frames, times, "kalantari", CPU, bracket_maps(frames))
@@ -59,7 +59,7 @@ def test_a_moving_patch_runs_only_the_windows_that_cover_it():
     tiles = network_tiles(mask.shape, (mask.shape[0] + 2 * EDGE_CONTEXT, mask.shape[1] + 2 * EDGE_CONTEXT), 16, 16)
     e = EDGE_CONTEXT
     touched = [t for t in tiles if mask[t.y0 - e : t.y1 - e, t.x0 - e : t.x1 - e].any()]
-    assert stats.windows == len(tiles) == 24 and stats.ran == len(touched) < len(tiles)
+    assert stats.windows == len(tiles) == 60 and stats.ran == len(touched) < len(tiles)
     assert 0 < stats.masked < 0.5
 
 
@@ -108,20 +108,46 @@ def test_everywhere_mode_runs_every_window_of_a_residual_model():
 
 
 def test_the_deghost_base_also_runs_adaptively():
-    frames, times, patch = moving_patch()
+    frames, times, patch = moving_patch(96, 160)
     model = residual("deghost")
     out, stats = merge_adaptive(model, frames, times, "kalantari", CPU, MergeOptions(tile=32))
     assert 0 < stats.ran < stats.windows
     base, _ = base_and_need(model, frames, times, "kalantari", CPU, bracket_maps(frames))
-    np.testing.assert_array_equal(out[:, :32], base[:64, :32])  # the windows far from the patch: the deghost base
+    np.testing.assert_array_equal(out[:, 128:], base[:96, 128:160])  # the windows far from the patch: the deghost base
 
 
 def test_a_mask_of_noise_alone_is_opened_away():
-    need = np.zeros((40, 40), np.float32)
+    need = np.zeros((80, 80), np.float32)
     need[5, 5] = need[20, 30] = 1.0  # isolated pixels: noise-level disagreement
     need[10:12, 20:22] = 1.0  # a 2 x 2 speck
     assert not network_mask(need).any()
-    need[25:35, 5:15] = 1.0  # a real region
+    need[45:55, 5:15] = 1.0  # a real region
     mask = network_mask(need)
-    assert mask[30, 10] == 1.0 and mask[25 - GROW, 10] == 1.0  # the region, grown by GROW
-    assert mask[0, 39] == 0.0 and mask[3, 5] == 0.0
+    assert mask[50, 10] == 1.0 and mask[45 - GROW, 10] == 1.0  # the region, grown by GROW
+    assert mask[0, 79] == 0.0 and mask[45 - GROW - adaptive.FEATHER - 1, 10] == 0.0  # then feathered to nothing
+
+
+def test_a_bracket_that_disagrees_everywhere_suggests_align_unless_aligned():
+    everywhere = NetworkStats("auto", 64, 60, 0.97)
+    assert "--align" in everywhere.shake_hint(aligned=False)
+    assert everywhere.shake_hint(aligned=True) is None
+    assert NetworkStats("auto", 64, 24, 0.2).shake_hint(aligned=False) is None  # something moved, not the camera
+    assert NetworkStats("everywhere", 9, 9, 1.0).shake_hint(aligned=False) is None
+
+
+def test_a_mask_over_most_windows_runs_everywheres_large_windows_and_blends_as_usual():
+    """A hand-held bracket disagrees in nearly every small window, whose context then costs more than the
+    large windows of `everywhere`: those run instead, and the output is still mask x network + base."""
+    frames, times, _ = moving_patch(256, 256)
+    frames[0], frames[2] = np.roll(frames[0], (6, -6), (0, 1)), np.roll(frames[2], (-6, 6), (0, 1))  # shake
+    model = residual()
+    out, stats = merge_adaptive(model, frames, times, "kalantari", CPU, MergeOptions())
+    base, need = base_and_need(model, frames, times, "kalantari", CPU, bracket_maps(frames))
+    mask = network_mask(need)[:256, :256, None]
+    small = network_tiles((256, 256), (256 + 2 * EDGE_CONTEXT,) * 2, adaptive.AUTO_TILE, MergeOptions().tile_pad)
+    assert sum(bool(mask[t.y0 - EDGE_CONTEXT : t.y1 - EDGE_CONTEXT, t.x0 - EDGE_CONTEXT : t.x1 - EDGE_CONTEXT].any())
+               for t in small) >= adaptive.WHOLE_TILING_FROM * len(small)
+    everywhere = merge(model, frames, times, "kalantari", CPU, MergeOptions())
+    assert stats.ran == stats.windows < len(small) and 0.5 < stats.masked <= 1
+    expected = everywhere * mask + base[:256, :256] * (1 - mask)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6 * float(expected.max()))

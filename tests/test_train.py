@@ -108,8 +108,8 @@ def test_cli_train_writes_loadable_weights_with_validation(tmp_path: Path):
     result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "2", "--val-every", "2", *TINY_ARGS])
     assert result.exit_code == 0, result.output
     loaded = load_weights(str(out / "weights.safetensors"))
-    # new runs are residual on the deghost base by default (the ablation's winner), and say what they were trained on
-    assert loaded.convention == "kalantari" and loaded.model.config == dataclasses.replace(TINY, base="deghost")
+    # new runs are residual on the optimal base by default (the shipped weights' base), and say what they were trained on
+    assert loaded.convention == "kalantari" and loaded.model.config == dataclasses.replace(TINY, base="optimal")
     assert loaded.metadata["adnet.ratio_range"] == "2,64"
     assert loaded.metadata["adnet.steps"] == "2" and "adnet.val.psnr_mu" in loaded.metadata
     events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]

@@ -65,7 +65,7 @@ def train(
     base: Annotated[
         BaseChoice,
         typer.Option(help=table_help(tables.BASES, "What the network's output is added to. ")),
-    ] = BaseChoice.deghost,
+    ] = BaseChoice.optimal,
     camera: Annotated[
         CameraChoice, typer.Option(help="Simulated camera: realistic (tone curves, JPEG, chroma noise) or gamma.")
     ] = CameraChoice(D("camera")),  # type: ignore[call-arg]

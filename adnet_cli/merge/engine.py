@@ -235,6 +235,8 @@ class Engine(Merges):
         frames, said = prepare_frames(bracket, request, GAMMA[self.convention], noted)
         hdr, stats = self.run_network(frames, bracket.exposures, progress)
         noted(stats.summary())
+        if hint := stats.shake_hint(request.align):
+            noted(hint)
         release_freed_memory()  # the window buffers, before the result is written in other sizes
         _check_output(hdr, self.weights, self.options.dtype)
         scaled = hdr if factor == 1.0 else hdr * factor

@@ -39,14 +39,21 @@ from adnet_cli.network.preprocess import Convention, build_inputs, to_linear
 
 NEED_FROM = 0.25  # share of the weight gated out from which a pixel needs the network
 OPENING = 5  # px: the opening's disc, which removes disagreement smaller than it (noise, JPEG blocks)
-# Growth of the mask: the network's output at a pixel depends on the inputs within about 12 px (its
-# tiled output stays within 1e-4 of the whole image's with 12 px of context, benchmarks/tile_pad.py),
-# so 12 px beyond the disagreement it sees only agreeing frames. Then a ramp to the base.
+# Growth of the mask: the network's output at a pixel depends on the inputs within about the tiles'
+# context (its tiled output stays within 1e-4 of the whole image's with DEFAULT_TILE_PAD = 20 px,
+# benchmarks/tile_pad.py), so that far beyond the disagreement it sees only agreeing frames. Then a ramp
+# to the base. (benchmarks/mask_reach.py measures the reach directly, but there the network also
+# reacts to moved content that no frame's gate sees, such as in clipped areas, so it gives no bound.)
 GROW = DEFAULT_TILE_PAD
 FEATHER = 8
-# Window side of `auto` on the CPU (benchmarks/cpu_merge.py --auto-tiles measured 64-384 px): small
-# windows fit real masks, and below this the 2 x 12 px of context each window recomputes cost more.
+# Window side of `auto` on the CPU (benchmarks/cpu_merge.py --auto-tiles: 64-256 px within noise of
+# each other on a 10 % moving bracket, 384 px 1.3x slower): the smaller side fits scattered real masks.
 AUTO_TILE = 128
+# From this share of the small windows on, `auto` runs the network on `everywhere`'s large windows
+# instead (and blends as usual): with 64 of 64 windows to run, the small ones took 1.2-1.6x the large
+# ones' time at 12 px of context, more at 20 (benchmarks/cpu_merge.py --adaptive, hand-held brackets).
+WHOLE_TILING_FROM = 0.75
+SHAKE_SHARE = 0.9  # share of windows run from which a bracket looks hand-held (shake_hint)
 BASE_TILE, BASE_PAD = 512, 4  # windows of the base pass: its 3 x 3 and 5 x 5 neighbourhoods need 3 px
 
 
@@ -65,6 +72,15 @@ class NetworkStats:
             return f"network: everywhere, {self.windows} window{'s' * (self.windows != 1)}"
         return (f"network: auto, ran on {self.ran} of {self.windows} windows "
                 f"({100 * self.masked:.1f} % of pixels where the frames disagree, grown by {GROW} px)")
+
+    def shake_hint(self, aligned: bool) -> str | None:
+        """A line for an unaligned bracket whose frames disagree almost everywhere, as a hand-held one
+        does (benchmarks/cpu_merge.py --adaptive: every window runs, and --align gains 2-4 dB); None
+        otherwise."""
+        if aligned or self.mode != "auto" or self.windows < 4 or self.ran < SHAKE_SHARE * self.windows:
+            return None
+        return (f"the frames disagree in {self.ran} of {self.windows} windows: if the camera moved between "
+                "frames, --align registers them first")
 
 
 def tiled(frames: np.ndarray, channels: int, compute: Callable[[torch.Tensor], torch.Tensor],
@@ -144,6 +160,8 @@ def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, flo
     padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)
     tiles = network_tiles(core, padded, AUTO_TILE if options.tile is None else options.tile, options.tile_pad)
     run = [t for t in tiles if mask[_image(t)].any()]
+    if options.tile is None and len(run) >= WHOLE_TILING_FROM * len(tiles):
+        return _blend_everywhere(model, frames, exposures, convention, device, options, progress, base, mask)
     if progress:
         progress(0, len(run))
     for i, t in enumerate(run, start=1):
@@ -155,6 +173,27 @@ def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, flo
             progress(i, len(run))
     stats = NetworkStats("auto", len(tiles), len(run), float((mask > 0).mean()))
     return base[:height, :width], stats
+
+
+def _blend_everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                      device: torch.device, options: MergeOptions, progress: Progress | None, base: np.ndarray,
+                      mask: np.ndarray) -> tuple[np.ndarray, NetworkStats]:
+    """``mask * network + (1 - mask) * base`` with the network run on `everywhere`'s large windows: for
+    a mask that touches most small windows (a hand-held bracket), they cost less than the small ones'
+    context."""
+    height, width = frames.shape[1:3]
+    windows: list[int] = []
+
+    def counted(done: int, total: int) -> None:
+        windows[:] = [total]
+        if progress:
+            progress(done, total)
+
+    hdr = merge(model, frames, exposures, convention, device, options, counted)
+    m = mask[:height, :width, None]
+    out = hdr * m + base[:height, :width] * (1 - m)
+    n = windows[0] if windows else 1
+    return out, NetworkStats("auto", n, n, float((mask > 0).mean()))
 
 
 def run_network(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,

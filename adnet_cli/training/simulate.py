@@ -204,6 +204,7 @@ def _dead_leaves(rng: np.random.Generator, canvas: int) -> tuple[np.ndarray, Tex
     centres = np.concatenate([[[canvas / 2, canvas / 2]], rng.uniform(0, canvas, (n + n_emit, 2))])
     table = _leaf_table(rng, centres, radii)
     small, big = _outlines(rng, centres, radii, 16), radii >= 10
+    big[0] = False  # leaf 0 is the background, never drawn: the outlines below must start at leaf 1's
     large = iter(_outlines(rng, centres[big], radii[big], 64))  # more vertices where they show
     ids = np.zeros((n2, n2), np.int32)
     for i in range(1, len(radii)):
