@@ -175,13 +175,9 @@ def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, flo
     return base[:height, :width], stats
 
 
-def _blend_everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
-                      device: torch.device, options: MergeOptions, progress: Progress | None, base: np.ndarray,
-                      mask: np.ndarray) -> tuple[np.ndarray, NetworkStats]:
-    """``mask * network + (1 - mask) * base`` with the network run on `everywhere`'s large windows: for
-    a mask that touches most small windows (a hand-held bracket), they cost less than the small ones'
-    context."""
-    height, width = frames.shape[1:3]
+def _everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                device: torch.device, options: MergeOptions, progress: Progress | None) -> tuple[np.ndarray, int]:
+    """`adnet_cli.network.inference.merge` on every window: the (H, W, 3) result and how many windows ran."""
     windows: list[int] = []
 
     def counted(done: int, total: int) -> None:
@@ -190,9 +186,19 @@ def _blend_everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, 
             progress(done, total)
 
     hdr = merge(model, frames, exposures, convention, device, options, counted)
+    return hdr, windows[0] if windows else 1
+
+
+def _blend_everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
+                      device: torch.device, options: MergeOptions, progress: Progress | None, base: np.ndarray,
+                      mask: np.ndarray) -> tuple[np.ndarray, NetworkStats]:
+    """``mask * network + (1 - mask) * base`` with the network run on `everywhere`'s large windows: for
+    a mask that touches most small windows (a hand-held bracket), they cost less than the small ones'
+    context."""
+    height, width = frames.shape[1:3]
+    hdr, n = _everywhere(model, frames, exposures, convention, device, options, progress)
     m = mask[:height, :width, None]
     out = hdr * m + base[:height, :width] * (1 - m)
-    n = windows[0] if windows else 1
     return out, NetworkStats("auto", n, n, float((mask > 0).mean()))
 
 
@@ -204,12 +210,5 @@ def run_network(model: ADNet, frames: np.ndarray, exposures: tuple[float, float,
     base to fall back on). Arguments and result as :func:`merge_adaptive`."""
     if options.network == "auto" and getattr(getattr(model, "config", None), "base", "none") != "none":
         return merge_adaptive(model, frames, exposures, convention, device, options, progress)
-    windows: list[int] = []
-
-    def counted(done: int, total: int) -> None:
-        windows[:] = [total]
-        if progress:
-            progress(done, total)
-
-    hdr = merge(model, frames, exposures, convention, device, options, counted)
-    return hdr, NetworkStats("everywhere", windows[0] if windows else 1, windows[0] if windows else 1, 1.0)
+    hdr, n = _everywhere(model, frames, exposures, convention, device, options, progress)
+    return hdr, NetworkStats("everywhere", n, n, 1.0)
