@@ -41,13 +41,13 @@ def test_import_is_cheap_and_every_public_name_resolves():
         _ = adnet_cli.no_such_name
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["merge", "--help"], ["eval", "--help"], ["--version"]])
+@pytest.mark.parametrize("argv", [["--help"], ["merge", "--help"], ["eval", "--help"], ["--version"], ["-V"]])
 def test_help_and_version_do_not_import_torch(argv):
     code = ("import sys\nfrom adnet_cli.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print('torch loaded' if 'torch' in sys.modules else 'no torch', file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True)
     assert done.stderr.strip().endswith("no torch"), done.stderr
-    if argv == ["--version"]:
+    if argv in (["--version"], ["-V"]):
         assert done.stdout.strip() == f"adnet {adnet_cli.__version__}"
 
 
@@ -179,3 +179,16 @@ def test_usage_errors_are_one_line_with_status_2(argv, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert "--help" in lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["merge"], ["info"], ["tonemap"], ["train"], ["eval"]])
+def test_dash_h_is_help_everywhere(command):
+    short, long = invoke(*command, "-h"), invoke(*command, "--help")
+    assert short.exit_code == 0 and "Usage:" in short.output and short.output == long.output
+
+
+def test_the_package_is_typed_and_an_engine_prints_in_one_line(random_checkpoint):
+    assert (Path(adnet_cli.__file__).parent / "py.typed").exists()
+    text = repr(engine.create_engine(str(random_checkpoint), device="cpu"))
+    assert text.startswith("Engine(weights='random.safetensors'") and "\n" not in text and "Conv2d" not in text
+    assert "network='auto'" in text and "float32" in text

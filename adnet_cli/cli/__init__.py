@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
 app.command(cls=Command, epilog=MERGE_EXAMPLES)(merge)
 app.command(cls=Command)(info)
@@ -40,7 +41,7 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+        bool, typer.Option("--version", "-V", callback=_show_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """Deep HDR merging of bracketed exposures with ADNet."""

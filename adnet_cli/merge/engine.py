@@ -203,6 +203,11 @@ class Engine(Merges):
         """The steps between neighbouring frames the weights were trained on (their metadata)."""
         return ratios_from_metadata(dict(self.metadata))
 
+    def __repr__(self) -> str:  # the dataclass's would print the whole network
+        name = self.weights.name if self.weights else "model in memory"
+        return (f"Engine(weights={name!r}, convention={self.convention!r}, device={str(self.device)!r}, "
+                f"dtype={precision_label(self.options.dtype)!r}, network={self.options.network!r})")
+
     def describe(self) -> str:
         """One line: weights, convention, device, precision and deformable-conv backend."""
         name = self.weights.name if self.weights else "model in memory"
