@@ -192,3 +192,15 @@ def test_the_package_is_typed_and_an_engine_prints_in_one_line(random_checkpoint
     text = repr(engine.create_engine(str(random_checkpoint), device="cpu"))
     assert text.startswith("Engine(weights='random.safetensors'") and "\n" not in text and "Conv2d" not in text
     assert "network='auto'" in text and "float32" in text
+
+
+def test_a_missing_frame_is_refused_before_torch_or_opencv_load(tmp_path):
+    code = ("import sys\nfrom adnet_cli.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print('exit', e.code, file=sys.stderr)\n"
+            "print('loaded', sorted(m for m in ('torch', 'cv2', 'OpenEXR') if m in sys.modules), file=sys.stderr)")
+    missing = [str(tmp_path / f"missing{i}.png") for i in range(3)]
+    done = subprocess.run([sys.executable, "-c", code, "merge", *missing, "-o", str(tmp_path / "x.exr")],
+                          cwd=ROOT, capture_output=True, text=True)
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"error: {missing[0]}: no such file (or a link that leads nowhere)", done.stderr
+    assert lines[-2:] == ["exit 1", "loaded []"] and not (tmp_path / "x.exr").exists()

@@ -201,15 +201,18 @@ def merge(
     grouped into brackets by capture time and exposure pattern, one OUT/<reference>.exr per bracket.
     """
     with reported_errors(debug):
-        from adnet_cli.merge.batch import PREVIEW_SUFFIX
-        from adnet_cli.merge.bracket import parse_frame_indices, parse_scale
-        from adnet_cli.merge.engine import BracketRequest, ClassicalMerger
-        from adnet_cli.network.weights import trained_ratios
+        from adnet_cli.formats.paths import check_input_files
 
         inputs = expand_inputs(inputs)
         check_json_target(json_report, inputs, [p for p in (output, preview) if p is not None])
         if str(output) == "-":
             raise InputError("-o -: the HDR cannot go to stdout; name an .exr or .hdr file (or a folder)")
+        check_input_files(inputs)  # before torch and OpenCV load: a missing file answers at once
+
+        from adnet_cli.merge.batch import PREVIEW_SUFFIX
+        from adnet_cli.merge.bracket import parse_frame_indices, parse_scale
+        from adnet_cli.merge.engine import BracketRequest, ClassicalMerger
+        from adnet_cli.network.weights import trained_ratios
         pick = None if frames is None else parse_frame_indices(frames)
         learned = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),

@@ -16,6 +16,7 @@ import exifread
 import numpy as np
 
 from adnet_cli.errors import InputError
+from adnet_cli.formats.paths import check_readable_file  # noqa: F401  (io and selection take it from here)
 
 
 @dataclass(frozen=True)
@@ -41,25 +42,6 @@ class ExifExposure:
     make: str = ""
     focal_length: float | None = None
     owner: str = ""
-
-
-def check_readable_file(path: Path) -> None:
-    """Raise InputError unless ``path`` is an existing regular file we may open (a FIFO or device
-    would block the read or never end, so only regular files, or links to them, are accepted)."""
-    try:
-        if not path.exists():
-            raise InputError(f"{path}: no such file (or a link that leads nowhere)")
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory, not an image file")
-        if not path.is_file():
-            raise InputError(f"{path}: not a regular file (a pipe, device or socket)")
-    except OSError as exc:  # a name too long, a link loop ...
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from exc
 
 
 # EXIF Orientation value -> (what is done, how) to display the stored pixels upright.
