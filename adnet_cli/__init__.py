@@ -35,16 +35,20 @@ _API = {
     "tonemap_file": ("adnet_cli.formats.convert", "tonemap_file"),
     "preview": ("adnet_cli.formats.tonemap", "preview"),
     "AdnetError": ("adnet_cli.errors", "AdnetError"),
+    "ToneSettings": ("adnet_cli.formats.convert", "ToneSettings"),
+    "OutputMetadata": ("adnet_cli.formats.metadata", "OutputMetadata"),
 }
 __all__ = [  # the keys of _API (tests/test_api.py checks)
     "__version__", "create_engine", "Engine", "BracketRequest", "MergeResult", "Outputs", "write_outputs", "load_weights",
     "read_hdr", "read_ldr", "write_hdr_image", "tonemap_image", "tonemap_file", "preview", "AdnetError",
+    "ToneSettings", "OutputMetadata",
 ]
 
 if TYPE_CHECKING:
     from adnet_cli.errors import AdnetError
-    from adnet_cli.formats.convert import tonemap_file
+    from adnet_cli.formats.convert import ToneSettings, tonemap_file
     from adnet_cli.formats.io import read_hdr, read_ldr, write_hdr_image
+    from adnet_cli.formats.metadata import OutputMetadata
     from adnet_cli.formats.tonemap import preview
     from adnet_cli.formats.tonemap import tonemap as tonemap_image
     from adnet_cli.merge.engine import BracketRequest, Engine, MergeResult, create_engine
