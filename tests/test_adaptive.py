@@ -133,6 +133,7 @@ def test_a_bracket_that_disagrees_everywhere_suggests_align_unless_aligned():
     assert everywhere.shake_hint(aligned=True) is None
     assert NetworkStats("auto", 64, 24, 0.2).shake_hint(aligned=False) is None  # something moved, not the camera
     assert NetworkStats("everywhere", 9, 9, 1.0).shake_hint(aligned=False) is None
+    assert "--align" in NetworkStats("auto", 2, 2, 0.987).shake_hint(aligned=False)  # on everywhere's windows
 
 
 def test_a_mask_over_most_windows_runs_everywheres_large_windows_and_blends_as_usual():
@@ -151,3 +152,22 @@ def test_a_mask_over_most_windows_runs_everywheres_large_windows_and_blends_as_u
     assert stats.ran == stats.windows < len(small) and 0.5 < stats.masked <= 1
     expected = everywhere * mask + base[:256, :256] * (1 - mask)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6 * float(expected.max()))
+
+
+def test_the_engine_suggests_align_for_a_bracket_that_disagrees_everywhere(tmp_path):
+    import cv2
+
+    from adnet_cli.merge.engine import BracketRequest, Engine
+
+    frames, times, _ = moving_patch(256, 256)
+    frames[0], frames[2] = np.roll(frames[0], (6, -6), (0, 1)), np.roll(frames[2], (-6, 6), (0, 1))  # shake
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    for path, frame in zip(paths, frames):
+        cv2.imwrite(str(path), np.round(frame[..., ::-1] * 255).astype(np.uint8))
+    engine = Engine(residual(), "kalantari", CPU, MergeOptions(dtype=torch.float32))
+    heard: list[str] = []
+    engine.merge_files(paths, BracketRequest(exposures=times), noted=heard.append)
+    assert sum("--align" in line for line in heard) == 1, heard
+    heard.clear()
+    engine.merge_files(paths, BracketRequest(exposures=times, align=True), noted=heard.append)
+    assert not any("--align registers" in line for line in heard), heard

@@ -53,7 +53,7 @@ AUTO_TILE = 128
 # instead (and blends as usual): with 64 of 64 windows to run, the small ones took 1.2-1.6x the large
 # ones' time at 12 px of context, more at 20 (benchmarks/cpu_merge.py --adaptive, hand-held brackets).
 WHOLE_TILING_FROM = 0.75
-SHAKE_SHARE = 0.9  # share of windows run from which a bracket looks hand-held (shake_hint)
+SHAKE_SHARE = 0.9  # share of pixels in the mask from which a bracket looks hand-held (shake_hint)
 BASE_TILE, BASE_PAD = 512, 4  # windows of the base pass: its 3 x 3 and 5 x 5 neighbourhoods need 3 px
 
 
@@ -74,12 +74,12 @@ class NetworkStats:
                 f"({100 * self.masked:.1f} % of pixels where the frames disagree, grown by {GROW} px)")
 
     def shake_hint(self, aligned: bool) -> str | None:
-        """A line for an unaligned bracket whose frames disagree almost everywhere, as a hand-held one
-        does (benchmarks/cpu_merge.py --adaptive: every window runs, and --align gains 2-4 dB); None
+        """A line for an unaligned bracket whose mask covers almost every pixel, as a hand-held one's
+        does (benchmarks/cpu_merge.py --adaptive: every window runs, and --align gains 1-2.7 dB); None
         otherwise."""
-        if aligned or self.mode != "auto" or self.windows < 4 or self.ran < SHAKE_SHARE * self.windows:
+        if aligned or self.mode != "auto" or self.masked < SHAKE_SHARE:
             return None
-        return (f"the frames disagree in {self.ran} of {self.windows} windows: if the camera moved between "
+        return (f"the frames disagree on {100 * self.masked:.0f} % of the pixels: if the camera moved between "
                 "frames, --align registers them first")
 
 
