@@ -204,3 +204,20 @@ def test_a_missing_frame_is_refused_before_torch_or_opencv_load(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[0] == f"error: {missing[0]}: no such file (or a link that leads nowhere)", done.stderr
     assert lines[-2:] == ["exit 1", "loaded []"] and not (tmp_path / "x.exr").exists()
+
+
+def test_merge_arrays_takes_an_opencv_users_list_in_any_order(random_checkpoint):
+    frames, times = synthetic_bracket(16, 24)
+    ready = adnet_cli.create_engine(random_checkpoint, device="cpu")
+    expected = ready.merge_arrays(frames, times)  # the (3, H, W, 3) RGB stack, short to long
+    codes = [np.round(f * 255).astype(np.uint8) for f in frames]
+    bgr_reversed = [np.ascontiguousarray(c[..., ::-1]) for c in codes[::-1]]
+    heard: list[str] = []
+    got = ready.merge_arrays(bgr_reversed, times[::-1], channel_order="bgr", noted=heard.append)
+    np.testing.assert_allclose(got, ready.merge_arrays(np.stack(codes), times), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=0.05 * float(expected.max()))  # 8-bit codes
+    assert heard == ["frames sorted by exposure: given in the order 2, 1, 0 of short to long"]
+    with pytest.raises(adnet_cli.AdnetError, match="distinct"):
+        ready.merge_arrays(codes, (1.0, 4.0, 4.0))
+    with pytest.raises(adnet_cli.AdnetError, match="differ in size"):
+        ready.merge_arrays([codes[0], codes[1], codes[2][:8]], times)

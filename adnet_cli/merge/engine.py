@@ -48,7 +48,7 @@ from adnet_cli.merge.bracket import (
 )
 from adnet_cli.merge.classical import classical_merge, mertens_fusion
 from adnet_cli.merge.outputs import Outputs
-from adnet_cli.merge.prepare import Noted, prepare_frames
+from adnet_cli.merge.prepare import Noted, prepare_frames, stack_frames
 from adnet_cli.network.adaptive import NetworkStats, run_network
 from adnet_cli.network.inference import DEFAULT_TILE_PAD, MergeOptions, Progress
 from adnet_cli.network.model import ADNet
@@ -214,13 +214,18 @@ class Engine(Merges):
         return (f"weights {name} ({self.convention} convention), device {self.device}, "
                 f"{precision_label(self.options.dtype)}, deform backend {self.model.deform_backend}")
 
-    def merge_arrays(self, frames: np.ndarray, exposures: Sequence[float], progress: Progress | None = None) -> np.ndarray:
-        """The network's merge of three frames already in its input convention.
+    def merge_arrays(self, frames: Sequence[np.ndarray] | np.ndarray, exposures: Sequence[float],
+                     progress: Progress | None = None, *, channel_order: str = "rgb",
+                     noted: Noted | None = None) -> np.ndarray:
+        """The network's merge of three frames already in its input convention (the weights' gamma).
 
-        frames: (3, H, W, 3) RGB short, medium (reference), long: float32 in [0, 1] or uint8/uint16
-        codes. exposures: their exposure times, any common unit. Returns (H, W, 3) float32 linear,
-        1.0 = radiance that saturates the reference frame. progress(done_tiles, total_tiles)."""
-        return self.run_network(frames, exposures, progress)[0]
+        frames: three (H, W, 3) frames, float32 in [0, 1] or uint8/uint16 codes, in any order (sorted
+        by exposure, said to `noted`), RGB or, with channel_order="bgr", as OpenCV reads them; or a
+        (3, H, W, 3) stack. exposures: their exposure times, any common unit. Returns (H, W, 3)
+        float32 linear RGB, 1.0 = radiance that saturates the reference (middle) frame.
+        progress(done_tiles, total_tiles)."""
+        stack, times = stack_frames(frames, exposures, channel_order, noted or (lambda line: None))
+        return self.run_network(stack, times, progress)[0]
 
     def run_network(self, frames: np.ndarray, exposures: Sequence[float],
                     progress: Progress | None = None) -> tuple[np.ndarray, NetworkStats]:

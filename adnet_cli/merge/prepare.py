@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 
+from adnet_cli.errors import InputError
 from adnet_cli.formats.io import unit_float
 from adnet_cli.merge.align import Alignment, align_frames, apply_motions, crop_box, crop_frames
 from adnet_cli.merge.bracket import Bracket, network_frames, resolve_response
@@ -68,3 +69,30 @@ def _calibrated(bracket: Bracket, aligned: Alignment, gamma: float) -> tuple[Ali
     common = registered.frames[:, y0:y1, x0:x1] if y1 - y0 >= 16 and x1 - x0 >= 16 else registered.frames
     frames, how = network_frames(bracket, "calibrate", gamma, curve_frames=common)
     return apply_motions(unit_float(frames), aligned.motions, bracket.exposures, 1, gamma), f"{how} (after --align)"
+
+
+def stack_frames(frames: Sequence[np.ndarray] | np.ndarray, exposures: Sequence[float], channel_order: str = "rgb",
+                 noted: Noted = lambda line: None) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Frames as the API takes them -> the (N, H, W, 3) RGB stack, short to long, and its exposures.
+
+    frames: a sequence (or stack) of (H, W, 3) uint8, uint16 or float [0, 1] frames, any order, as an
+    OpenCV user holds them (channel_order "bgr") or RGB. exposures: one per frame, any common unit.
+    Frames out of order are sorted with their exposures (said); equal or non-positive exposures and
+    frames of different shapes are refused."""
+    arrays = [np.asarray(f) for f in frames]
+    if channel_order not in ("rgb", "bgr"):
+        raise InputError(f"channel_order {channel_order!r}: expected 'rgb' or 'bgr'")
+    if any(a.ndim != 3 or a.shape[-1] != 3 for a in arrays):
+        raise InputError("each frame must be H x W x 3 (colour); got shapes " + ", ".join(str(a.shape) for a in arrays))
+    if len({a.shape for a in arrays}) > 1:
+        raise InputError("the frames differ in size: " + ", ".join(str(a.shape) for a in arrays))
+    times = tuple(float(t) for t in exposures)
+    if len(times) != len(arrays):
+        raise InputError(f"{len(arrays)} frames but {len(times)} exposures")
+    if any(not t > 0 for t in times) or len(set(times)) != len(times):
+        raise InputError(f"exposures must be positive and distinct; got {', '.join(f'{t:g}' for t in times)}")
+    order = sorted(range(len(times)), key=times.__getitem__)
+    if order != list(range(len(times))):
+        noted(f"frames sorted by exposure: given in the order {', '.join(str(i) for i in order)} of short to long")
+    stack = np.stack([arrays[i] for i in order])
+    return (stack[..., ::-1] if channel_order == "bgr" else stack), tuple(times[i] for i in order)
