@@ -3,11 +3,13 @@ do not, the same result as `everywhere` inside the mask, and no seam."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from helpers import randomise, synthetic_bracket
 
+from adnet_cli.merge.engine import BracketRequest, Engine
 from adnet_cli.network import adaptive
 from adnet_cli.network.adaptive import GROW, NetworkStats, base_and_need, merge_adaptive, network_mask, run_network
 from adnet_cli.network.inference import EDGE_CONTEXT, MergeOptions, bracket_maps, merge, network_tiles
@@ -155,10 +157,6 @@ def test_a_mask_over_most_windows_runs_everywheres_large_windows_and_blends_as_u
 
 
 def test_the_engine_suggests_align_for_a_bracket_that_disagrees_everywhere(tmp_path):
-    import cv2
-
-    from adnet_cli.merge.engine import BracketRequest, Engine
-
     frames, times, _ = moving_patch(256, 256)
     frames[0], frames[2] = np.roll(frames[0], (6, -6), (0, 1)), np.roll(frames[2], (-6, 6), (0, 1))  # shake
     paths = [tmp_path / f"{i}.png" for i in range(3)]

@@ -213,6 +213,7 @@ def merge(
         from adnet_cli.merge.bracket import parse_frame_indices, parse_scale
         from adnet_cli.merge.engine import BracketRequest, ClassicalMerger
         from adnet_cli.network.weights import trained_ratios
+
         pick = None if frames is None else parse_frame_indices(frames)
         learned = method.value == "adnet"
         request = BracketRequest(exposures, ev, pick, response.value, align, crop, parse_scale(scale),

@@ -16,7 +16,7 @@ import exifread
 import numpy as np
 
 from adnet_cli.errors import InputError
-from adnet_cli.formats.paths import check_readable_file  # noqa: F401  (io and selection take it from here)
+from adnet_cli.formats.paths import check_readable_file
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from adnet_cli.choices import FRAME_SUFFIXES, HDR_SUFFIXES, PREVIEW_SUFFIXES, PR
 from adnet_cli.errors import InputError, OutputError
 from adnet_cli.formats.atomic import write_atomically
 from adnet_cli.formats.cvlog import codec_messages, quiet_opencv
-from adnet_cli.formats.exif import ORIENTATIONS, apply_orientation, check_readable_file, read_tags, tag_orientation
+from adnet_cli.formats.exif import ORIENTATIONS, apply_orientation, read_tags, tag_orientation
 from adnet_cli.formats.metadata import (
     REC709_D65,
     OutputMetadata,
@@ -35,6 +35,7 @@ from adnet_cli.formats.metadata import (
     pillow_headers,
     radiance_header,
 )
+from adnet_cli.formats.paths import check_readable_file
 
 LDR_INPUT_SUFFIXES: tuple[str, ...] = FRAME_SUFFIXES  # from the format table (adnet_cli.tables)
 LDR_OUTPUT_SUFFIXES_8BIT: tuple[str, ...] = PREVIEW_SUFFIXES

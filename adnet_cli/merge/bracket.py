@@ -202,7 +202,7 @@ def plan_bracket(
             raise InputError(f"{p}: given twice")
         seen.add(Path(p).resolve())
     times, seconds, source, notes = _exposure_values(paths, exposures, ev)
-    _check_values(times, len(paths))
+    check_exposure_values(times, len(paths))
     order = sorted(range(len(paths)), key=lambda i: times[i])
     ordered = [times[i] for i in order]
     if frames is not None and frames[-1] >= len(paths):
@@ -244,7 +244,7 @@ def _disagreement(paths: Sequence[Path], given: list[float], option: str) -> tup
     """A note when the frames' own EXIF exposures order them differently from `given` (values in
     the order of `paths`): an --ev typed in file order for a camera that shoots 0, -2, +2, say."""
     if len(given) != len(paths):
-        return ()  # _check_values says so
+        return ()  # check_exposure_values says so
     try:
         exif = exif_exposures(paths).values
     except InputError:  # no (complete) EXIF: nothing to compare with
@@ -256,7 +256,8 @@ def _disagreement(paths: Sequence[Path], given: list[float], option: str) -> tup
     return (f"{option} orders the frames differently from their EXIF exposure times ({shown}); check the order",)
 
 
-def _check_values(times: list[float], count: int) -> None:
+def check_exposure_values(times: list[float], count: int) -> None:
+    """InputError unless there are `count` exposure values, all finite and positive."""
     if len(times) != count:
         raise InputError(f"need {count} exposure values, got {len(times)}")
     if any(not np.isfinite(t) or t <= 0 for t in times):

@@ -10,7 +10,7 @@ import numpy as np
 from adnet_cli.errors import InputError
 from adnet_cli.formats.io import unit_float
 from adnet_cli.merge.align import Alignment, align_frames, apply_motions, crop_box, crop_frames
-from adnet_cli.merge.bracket import Bracket, network_frames, resolve_response
+from adnet_cli.merge.bracket import Bracket, check_exposure_values, network_frames, resolve_response
 
 Noted = Callable[[str], None]  # hears one line per preparation step, as it is done
 
@@ -89,8 +89,9 @@ def stack_frames(frames: Sequence[np.ndarray] | np.ndarray, exposures: Sequence[
     times = tuple(float(t) for t in exposures)
     if len(times) != len(arrays):
         raise InputError(f"{len(arrays)} frames but {len(times)} exposures")
-    if any(not t > 0 for t in times) or len(set(times)) != len(times):
-        raise InputError(f"exposures must be positive and distinct; got {', '.join(f'{t:g}' for t in times)}")
+    check_exposure_values(list(times), len(times))
+    if len(set(times)) != len(times):
+        raise InputError(f"exposures must be distinct; got {', '.join(f'{t:g}' for t in times)}")
     order = sorted(range(len(times)), key=times.__getitem__)
     if order != list(range(len(times))):
         noted(f"frames sorted by exposure: given in the order {', '.join(str(i) for i in order)} of short to long")

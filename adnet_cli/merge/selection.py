@@ -14,7 +14,7 @@ import numpy as np
 from adnet_cli.choices import FRAMES, TYPICAL_RATIOS
 from adnet_cli.errors import InputError
 from adnet_cli.formats.cvlog import codec_messages, quiet_opencv
-from adnet_cli.formats.exif import check_readable_file
+from adnet_cli.formats.paths import check_readable_file
 
 RATIO_TOLERANCE = 1.1  # slack on TYPICAL_RATIOS and trained ranges for EXIF's rounded times
 WELL_EXPOSED_SIGMA = 0.2  # Mertens et al.'s well-exposedness: exp(-(v - 0.5)^2 / (2 sigma^2)), v in [0, 1]

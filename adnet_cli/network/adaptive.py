@@ -161,7 +161,7 @@ def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, flo
     tiles = network_tiles(core, padded, AUTO_TILE if options.tile is None else options.tile, options.tile_pad)
     run = [t for t in tiles if mask[_image(t)].any()]
     if options.tile is None and len(run) >= WHOLE_TILING_FROM * len(tiles):
-        return _blend_everywhere(model, frames, exposures, convention, device, options, progress, base, mask)
+        return _blend_everywhere(model, frames, exposures, convention, device, options, progress, base, mask, maps)
     if progress:
         progress(0, len(run))
     for i, t in enumerate(run, start=1):
@@ -176,7 +176,8 @@ def merge_adaptive(model: ADNet, frames: np.ndarray, exposures: tuple[float, flo
 
 
 def _everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
-                device: torch.device, options: MergeOptions, progress: Progress | None) -> tuple[np.ndarray, int]:
+                device: torch.device, options: MergeOptions, progress: Progress | None,
+                maps: torch.Tensor | None = None) -> tuple[np.ndarray, int]:
     """`adnet_cli.network.inference.merge` on every window: the (H, W, 3) result and how many windows ran."""
     windows: list[int] = []
 
@@ -185,18 +186,18 @@ def _everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float,
         if progress:
             progress(done, total)
 
-    hdr = merge(model, frames, exposures, convention, device, options, counted)
+    hdr = merge(model, frames, exposures, convention, device, options, counted, maps)
     return hdr, windows[0] if windows else 1
 
 
 def _blend_everywhere(model: ADNet, frames: np.ndarray, exposures: tuple[float, float, float], convention: Convention,
                       device: torch.device, options: MergeOptions, progress: Progress | None, base: np.ndarray,
-                      mask: np.ndarray) -> tuple[np.ndarray, NetworkStats]:
+                      mask: np.ndarray, maps: torch.Tensor) -> tuple[np.ndarray, NetworkStats]:
     """``mask * network + (1 - mask) * base`` with the network run on `everywhere`'s large windows: for
     a mask that touches most small windows (a hand-held bracket), they cost less than the small ones'
     context."""
     height, width = frames.shape[1:3]
-    hdr, n = _everywhere(model, frames, exposures, convention, device, options, progress)
+    hdr, n = _everywhere(model, frames, exposures, convention, device, options, progress, maps)
     m = mask[:height, :width, None]
     out = hdr * m + base[:height, :width] * (1 - m)
     return out, NetworkStats("auto", n, n, float((mask > 0).mean()))

@@ -208,6 +208,7 @@ def merge(
     device: torch.device,
     options: MergeOptions = MergeOptions(),
     progress: Progress | None = None,
+    maps: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Merge a bracket into linear HDR.
 
@@ -215,7 +216,8 @@ def merge(
     uint16 code values (/ 255, / 65535), which are converted one window at a time.
     exposures: the three exposure times in the same order (seconds or any common unit).
     Returns (H, W, 3) float32 linear radiance, 1.0 = radiance that saturates the reference frame.
-    progress: called as progress(done_tiles, total_tiles).
+    progress: called as progress(done_tiles, total_tiles). maps: the bracket's intensity maps
+    (:func:`bracket_maps`) where the caller has them already; estimated here when the base needs them.
     """
     height, width = frames.shape[1:3]
     nf = model.config.nf if hasattr(model, "config") else MEASURED_NF  # test doubles have no config
@@ -224,7 +226,8 @@ def merge(
     padded = (core[0] + 2 * EDGE_CONTEXT, core[1] + 2 * EDGE_CONTEXT)  # the whole image inside its mirrored border
     out = np.empty((*core, 3), dtype=np.float32)
     model = model.to(device)
-    maps = bracket_maps(frames) if getattr(getattr(model, "config", None), "base", None) == "optimal" else None
+    if maps is None and getattr(getattr(model, "config", None), "base", None) == "optimal":
+        maps = bracket_maps(frames)
     for t in _tiles(network_tiles(core, padded, tile, options.tile_pad), progress):
         window = unit_float(padded_window(frames, t))
         result = run_window(model, window, exposures, convention, device, options, maps)
